@@ -70,7 +70,7 @@ export type SupervisorMessage =
 
 /** Messages a sandbox sends; each carries the spawn secret `k`. */
 export type SandboxMessage =
-  | { t: "ready"; k: string; agent: AgentInfo }
+  | { t: "ready"; k: string; agent: AgentInfo; delta: DeltaOp[] }
   | { t: "result"; k: string; id: number; output?: unknown; delta: DeltaOp[]; error?: ErrorBody; ms: number }
   | { t: "tool"; k: string; id: number; call: number; name: string; args: unknown }
   | { t: "pong"; k: string; n: number }
@@ -155,7 +155,7 @@ export function validateSandboxMessage(value: unknown, secret: string): SandboxM
   const k = secret;
   switch (t) {
     case "ready":
-      return { t, k, agent: agentInfo(value.agent) };
+      return { t, k, agent: agentInfo(value.agent), delta: validateDelta(value.delta ?? []) };
     case "result": {
       const error = errorBody(value.error, t);
       const ms = value.ms;
