@@ -13,3 +13,4 @@ export {
   spawnSandbox,
   type Tier,
 } from "./spawn.ts";
+export { Broker, BUILTIN_TOOLS, type Grant, TOOL_ANSWER_BYTES_MAX, TOOL_ARGS_BYTES_MAX, type ToolAudit, toolKey } from "./broker.ts";
