@@ -6,6 +6,9 @@
  */
 export {
   AGENT_LIMITS_DEFAULT,
+  effectiveTier,
+  type MemoryBound,
+  memoryBoundKind,
   type SandboxExit,
   type SandboxLimits,
   type SandboxProcess,
@@ -13,4 +16,22 @@ export {
   spawnSandbox,
   type Tier,
 } from "./spawn.ts";
-export { Broker, BUILTIN_TOOLS, type Grant, TOOL_ANSWER_BYTES_MAX, TOOL_ARGS_BYTES_MAX, type ToolAudit, toolKey } from "./broker.ts";
+export {
+  Broker,
+  BUILTIN_TOOLS,
+  type Grant,
+  TOOL_ANSWER_BYTES_MAX,
+  TOOL_ARGS_BYTES_MAX,
+  type ToolAudit,
+  toolKey,
+} from "./broker.ts";
+export {
+  type CodeOrigin,
+  policyFor,
+  type PolicyOptions,
+  runLimits,
+  type SandboxPolicy,
+  SandboxPolicyError,
+} from "./policy.ts";
+export { runInSandbox, type RunOptions, type RunResult, runSource, runSpec } from "./run.ts";
+export { sandboxRunCommand } from "./run_command.ts";

@@ -1,9 +1,33 @@
 /**
  * Starting a sandboxed Deno subprocess: the one way O runs agent and candidate code.
  *
+ * Layers, outside in (each one is there because the one inside it is not enough, see DESIGN.md):
+ *
+ * 1. A per-sandbox memory + pids cgroup (v1 or v2) that the start shell joins before it execs anything, so
+ *    the whole tree is bounded from its first page; without a writable cgroup, an RSS watchdog.
+ * 2. `prlimit`: CPU seconds, open files, no core files (and file size in the process tier).
+ * 3. bubblewrap (tier `jail`): no network, no /proc, no host files but the runtime and `readDirs`, a private
+ *    size-capped /tmp, a throwaway DENO_DIR, an empty environment.
+ * 4. Deno's permissions: `deno run --no-prompt` with no permission flag, `--no-remote`, `--no-npm`.
+ * 5. V8's heap cap (`--max-old-space-size`).
+ *
+ * The process starts detached (its own process group); `kill` SIGKILLs the group and every task in the
+ * cgroup, and `exited` resolves only once no process of the sandbox is left.
+ *
  * @module
  */
 import { assert } from "../protocol/mod.ts";
+import { SandboxCgroup } from "./cgroup.ts";
+import { findBwrap, JAIL_DENO_PATH, jailArgs } from "./jail.ts";
+import {
+  FILES_MAX_DEFAULT,
+  KILL_REAP_MS_MAX,
+  PROCESSES_MAX_DEFAULT,
+  REAP_POLL_MS,
+  STDERR_TAIL_BYTES_MAX,
+  TMP_MB_DEFAULT,
+} from "./limits.ts";
+import { startRssWatchdog, type Watchdog } from "./watchdog.ts";
 
 /** Where code runs: `jail` (bubblewrap + limits), `process` (limits only) or `worker` (trusted only). */
 export type Tier = "jail" | "process" | "worker";
@@ -16,12 +40,19 @@ export interface SandboxLimits {
   cpuS: number;
   /** Open file descriptors. */
   files: number;
-  /** Processes/threads of the sandbox's user. */
+  /** Processes/threads of the sandbox (a pids cgroup, or the watchdog's thread count). */
   processes: number;
   /** Private temp disk, MiB. */
   tmpMb: number;
-  /** stdout + stderr bytes the supervisor reads before it kills for `output`. */
+  /** Bytes of stderr kept for `stderrTail()`. */
   stderrBytesMax: number;
+  /**
+   * stdout + stderr bytes the sandbox may write before it is killed for `output`; the supervisor stops
+   * reading there. 0 or absent: stdout is unbounded (a live agent's frame channel), stderr is only tailed.
+   */
+  outputBytesMax?: number;
+  /** Wall time from spawn before a kill for `wall`, ms; 0 or absent: none (the caller times invokes). */
+  wallMs?: number;
 }
 
 /** What to run and how. */
@@ -44,6 +75,8 @@ export interface SandboxExit {
   signal: string | null;
   /** The limit that killed it, or the caller's reason passed to `kill`. */
   killedFor: string | null;
+  /** Peak memory of the whole tree, bytes, where measured (cgroup or watchdog). */
+  memoryPeakBytes?: number;
 }
 
 /** A running sandbox. */
@@ -66,66 +99,350 @@ export interface SandboxProcess {
 export const AGENT_LIMITS_DEFAULT: SandboxLimits = {
   memoryMb: 256,
   cpuS: 0,
-  files: 256,
-  processes: 64,
-  tmpMb: 64,
-  stderrBytesMax: 64 * 1024,
+  files: FILES_MAX_DEFAULT,
+  processes: PROCESSES_MAX_DEFAULT,
+  tmpMb: TMP_MB_DEFAULT,
+  stderrBytesMax: STDERR_TAIL_BYTES_MAX,
 };
 
+/** How the memory of a sandbox tree is bounded on this machine. */
+export type MemoryBound = "cgroup" | "watchdog";
+
+const SIGNALS: Record<number, Deno.Signal> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+  24: "SIGXCPU",
+  25: "SIGXFSZ",
+  31: "SIGSYS",
+};
+const V8_OOM_EXIT_CODE = 133;
+const MIB = 1024 * 1024;
+// Joins every cgroup named before `--`, then execs the rest: the sandbox is bounded before its first page.
+const JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+const SANDBOX_ENV = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+const WORKER_HOST = new URL("./worker_host.ts", import.meta.url).pathname;
+let warnedNoJail = false;
+let prlimitPath: string | null | undefined;
+let setprivPath: string | null | undefined;
+
+function findTool(name: string): string | null {
+  for (const dir of ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
+    try {
+      Deno.statSync(`${dir}/${name}`);
+      return `${dir}/${name}`;
+    } catch {
+      // Try the next directory.
+    }
+  }
+  return null;
+}
+
 /**
- * Spawns a sandbox. This first cut runs the `process` tier only: a `deno run --no-prompt` subprocess with
- * no permission flags, an empty environment and a V8 heap cap. The jail tier replaces it (sandbox issue).
+ * The tier a request really gets: `jail` falls back to `process` where bubblewrap cannot run, with a loud
+ * warning on stderr (once per process).
  *
- * @param spec What to run.
- * @returns The running sandbox.
+ * @param requested The tier asked for.
+ * @returns The tier that will run.
  */
-export function spawnSandbox(spec: SandboxSpec): SandboxProcess {
+export function effectiveTier(requested: Tier): Tier {
+  if (requested !== "jail" || findBwrap() !== null) return requested;
+  if (!warnedNoJail) {
+    warnedNoJail = true;
+    console.error(
+      "WARNING: bubblewrap (bwrap) is missing or cannot create namespaces here: sandboxes fall back to " +
+        'the PROCESS tier, which does NOT stop file reads through `import … with {type: "text"}`. ' +
+        "Install bubblewrap (apt-get install bubblewrap) for the jail.",
+    );
+  }
+  return "process";
+}
+
+/** @returns How this machine bounds a sandbox's memory: a writable cgroup, or the RSS watchdog. */
+export function memoryBoundKind(): MemoryBound {
+  const probe = SandboxCgroup.create({ memoryBytes: 64 * MIB, tasksMax: 0 });
+  if (!probe) return "watchdog";
+  probe.remove();
+  return "cgroup";
+}
+
+function checkSpec(spec: SandboxSpec): void {
   assert(spec.entry.startsWith("/"), "A sandbox entry must be an absolute path");
+  assert(spec.importMap.startsWith("/"), "A sandbox import map must be an absolute path");
+  for (const dir of spec.readDirs) {
+    assert(dir.startsWith("/"), `A sandbox read directory must be absolute: ${dir}`);
+  }
+  const l = spec.limits;
+  assert(Number.isInteger(l.memoryMb) && l.memoryMb > 0, "A sandbox memory bound must be a positive integer");
+  assert(Number.isInteger(l.cpuS) && l.cpuS >= 0, "A sandbox CPU bound must be a non-negative integer");
+  assert(Number.isInteger(l.files) && l.files > 0, "A sandbox file bound must be a positive integer");
+  assert(Number.isInteger(l.processes) && l.processes >= 0, "A sandbox process bound must be an integer");
+  assert(l.tmpMb > 0, "A sandbox tmp disk must be positive");
+}
+
+function denoArgs(spec: SandboxSpec, tier: Tier): string[] {
   const args = [
     "run",
     "--no-prompt",
     "--no-config",
     "--no-lock",
+    "--no-remote",
+    "--no-npm",
     `--import-map=${spec.importMap}`,
     `--v8-flags=--max-old-space-size=${spec.limits.memoryMb}`,
+  ];
+  if (tier !== "worker") return [...args, spec.entry, ...(spec.args ?? [])];
+  // The host reads what the worker must load; the worker itself gets no permission at all.
+  const readable = [...spec.readDirs, spec.importMap, spec.entry].join(",");
+  return [
+    ...args,
+    `--allow-read=${readable}`,
+    "--unstable-worker-options",
+    WORKER_HOST,
     spec.entry,
     ...(spec.args ?? []),
   ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    clearEnv: true,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let killedFor: string | null = null;
-  let tail = "";
-  const decoder = new TextDecoder();
-  const stderrDone = (async () => {
-    for await (const chunk of child.stderr) {
-      tail = (tail + decoder.decode(chunk, { stream: true })).slice(-spec.limits.stderrBytesMax);
+}
+
+/** The full command line: [cgroup join] → [pdeathsig] → prlimit → [bwrap] → deno. */
+function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null, workDir: string | null) {
+  prlimitPath ??= findTool("prlimit");
+  setprivPath ??= findTool("setpriv");
+  const l = spec.limits;
+  const deno = Deno.execPath();
+  let line: string[];
+  if (tier === "jail") {
+    const jail = jailArgs({
+      readDirs: spec.readDirs,
+      readFiles: [spec.entry, spec.importMap],
+      tmpBytes: l.tmpMb * MIB,
+      env: SANDBOX_ENV,
+    });
+    line = [findBwrap()!, ...jail, "--", JAIL_DENO_PATH, ...denoArgs(spec, tier)];
+  } else {
+    line = [deno, ...denoArgs(spec, tier)];
+    // Without bubblewrap nothing kills the sandbox if the supervisor dies: the kernel must.
+    if (setprivPath) line = [setprivPath, "--pdeathsig", "KILL", "--", ...line];
+  }
+  if (prlimitPath) {
+    const rl = [`--nofile=${l.files}`, "--core=0"];
+    if (l.cpuS > 0) rl.push(`--cpu=${l.cpuS}:${l.cpuS + 1}`);
+    // Outside the jail there is no size-capped tmpfs: bound each file Deno writes into DENO_DIR.
+    if (tier !== "jail") rl.push(`--fsize=${l.tmpMb * MIB}`);
+    line = [prlimitPath, ...rl, "--", ...line];
+  }
+  if (cgroup) line = ["/bin/sh", "-c", JOIN_SCRIPT, "sh", ...cgroup.procsFiles, "--", ...line];
+  const env: Record<string, string> = { ...SANDBOX_ENV };
+  if (workDir) env.DENO_DIR = `${workDir}/deno`;
+  return { line, env, cwd: workDir ?? "/" };
+}
+
+/**
+ * Spawns a sandbox. `jail` runs under bubblewrap (falling back to `process`, loudly, where it cannot);
+ * `process` is a bare `deno run` with no permission; `worker` runs the entry in a permission-less Web
+ * Worker inside such a process (trusted code only: a worker's imports are checked against its host's
+ * read grant, which covers `readDirs`).
+ *
+ * @param spec What to run.
+ * @returns The running sandbox.
+ */
+export function spawnSandbox(spec: SandboxSpec): SandboxProcess {
+  checkSpec(spec);
+  const tier = effectiveTier(spec.tier);
+  const limits = spec.limits;
+  const cgroup = SandboxCgroup.create({ memoryBytes: limits.memoryMb * MIB, tasksMax: limits.processes });
+  const workDir = tier === "jail" ? null : Deno.makeTempDirSync({ prefix: "o-sbx-" });
+  const { line, env, cwd } = commandLine(spec, tier, cgroup, workDir);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(line[0], {
+      args: line.slice(1),
+      clearEnv: true,
+      env,
+      cwd,
+      detached: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    cgroup?.remove();
+    if (workDir) Deno.removeSync(workDir, { recursive: true });
+    throw e;
+  }
+  return new Sandbox(child, tier, spec.limits, cgroup, workDir);
+}
+
+/** One running sandbox; see {@link spawnSandbox}. */
+class Sandbox implements SandboxProcess {
+  readonly pid: number;
+  readonly tier: Tier;
+  readonly stdin: WritableStream<Uint8Array>;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly exited: Promise<SandboxExit>;
+  #killedFor: string | null = null;
+  #tail: Uint8Array[] = [];
+  #tailBytes = 0;
+  #outputBytes = 0;
+  readonly #limits: SandboxLimits;
+  readonly #cgroup: SandboxCgroup | null;
+  #watchdog: Watchdog | null = null;
+  #wallTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    child: Deno.ChildProcess,
+    tier: Tier,
+    limits: SandboxLimits,
+    cgroup: SandboxCgroup | null,
+    workDir: string | null,
+  ) {
+    this.pid = child.pid;
+    this.tier = tier;
+    this.stdin = child.stdin;
+    this.#limits = limits;
+    this.#cgroup = cgroup;
+    this.stdout = limits.outputBytesMax ? child.stdout.pipeThrough(this.#counter()) : child.stdout;
+    if (!cgroup) {
+      this.#watchdog = startRssWatchdog(
+        child.pid,
+        { memoryBytes: limits.memoryMb * MIB, tasksMax: limits.processes },
+        () => this.kill("memory"),
+      );
     }
-  })().catch(() => {});
-  const exited = child.status.then(async (s) => {
-    await stderrDone;
-    return { code: s.signal ? null : s.code, signal: s.signal, killedFor };
-  });
-  return {
-    pid: child.pid,
-    tier: "process",
-    stdin: child.stdin,
-    stdout: child.stdout,
-    exited,
-    stderrTail: () => tail,
-    kill(reason: string) {
-      if (killedFor !== null) return;
-      killedFor = reason;
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already exited.
+    if (limits.wallMs && limits.wallMs > 0) {
+      this.#wallTimer = setTimeout(() => this.kill("wall"), limits.wallMs);
+    }
+    const stderrDone = this.#readStderr(child.stderr);
+    this.exited = this.#finish(child, stderrDone, workDir);
+  }
+
+  /** Counts stdout bytes against the output bound; at the bound, stops passing bytes on and kills. */
+  #counter(): TransformStream<Uint8Array, Uint8Array> {
+    return new TransformStream({
+      transform: (chunk, controller) => {
+        const room = this.#outputRoom(chunk.length);
+        if (room > 0) controller.enqueue(room < chunk.length ? chunk.subarray(0, room) : chunk);
+      },
+    });
+  }
+
+  /** Accounts `bytes` more output; returns how many of them fit, killing for `output` when not all do. */
+  #outputRoom(bytes: number): number {
+    const max = this.#limits.outputBytesMax ?? 0;
+    if (max <= 0) return bytes;
+    const room = Math.max(0, Math.min(bytes, max - this.#outputBytes));
+    this.#outputBytes += bytes;
+    if (this.#outputBytes > max) this.kill("output");
+    return room;
+  }
+
+  async #readStderr(stderr: ReadableStream<Uint8Array>): Promise<void> {
+    const keep = Math.max(this.#limits.stderrBytesMax, 1);
+    try {
+      for await (const chunk of stderr) {
+        const room = this.#outputRoom(chunk.length);
+        if (room === 0) continue;
+        this.#tail.push(room < chunk.length ? chunk.slice(0, room) : chunk);
+        this.#tailBytes += room;
+        while (this.#tailBytes - this.#tail[0].length >= keep) this.#tailBytes -= this.#tail.shift()!.length;
       }
-    },
-  };
+    } catch {
+      // The pipe broke because the sandbox died: the tail is what it is.
+    }
+  }
+
+  stderrTail(): string {
+    const all = new Uint8Array(this.#tailBytes);
+    let at = 0;
+    for (const c of this.#tail) {
+      all.set(c, at);
+      at += c.length;
+    }
+    const keep = Math.max(this.#limits.stderrBytesMax, 1);
+    return new TextDecoder().decode(all.length > keep ? all.subarray(all.length - keep) : all);
+  }
+
+  kill(reason: string): void {
+    if (this.#killedFor !== null) return;
+    this.#killedFor = reason;
+    this.#killTree();
+  }
+
+  #killTree(): void {
+    try {
+      Deno.kill(-this.pid, "SIGKILL");
+    } catch {
+      // The group is already gone.
+    }
+    this.#cgroup?.killAll();
+  }
+
+  async #finish(
+    child: Deno.ChildProcess,
+    stderrDone: Promise<void>,
+    workDir: string | null,
+  ): Promise<SandboxExit> {
+    const status = await child.status;
+    clearTimeout(this.#wallTimer);
+    this.#watchdog?.stop();
+    // Stragglers: anything left in the group or the cgroup dies now (a jail's inner processes die with
+    // their pid namespace, so this is normally a no-op).
+    this.#killTree();
+    await this.#reapCgroup();
+    await Promise.race([stderrDone, new Promise((r) => setTimeout(r, KILL_REAP_MS_MAX))]);
+    const exit = this.#classify(status);
+    this.#cgroup?.remove();
+    if (workDir) await Deno.remove(workDir, { recursive: true }).catch(() => {});
+    return exit;
+  }
+
+  async #reapCgroup(): Promise<void> {
+    if (!this.#cgroup) return;
+    const deadline = performance.now() + KILL_REAP_MS_MAX;
+    while (this.#cgroup.pids().length > 0) {
+      assert(performance.now() < deadline, "A sandbox's cgroup must empty after SIGKILL");
+      this.#cgroup.killAll();
+      await new Promise((r) => setTimeout(r, REAP_POLL_MS));
+    }
+  }
+
+  #classify(status: Deno.CommandStatus): SandboxExit {
+    let code: number | null = status.signal ? null : status.code;
+    let signal: string | null = status.signal;
+    // bubblewrap reports a child killed by signal N as exit code 128 + N: report the signal.
+    if (this.tier === "jail" && code !== null && code > 128 && SIGNALS[code - 128]) {
+      signal = SIGNALS[code - 128];
+      code = null;
+    }
+    const peak = this.#cgroup?.memoryPeakBytes() ?? this.#watchdog?.peakBytes() ?? 0;
+    return {
+      code,
+      signal,
+      killedFor: this.#killedFor ?? this.#limitThatKilled(code, signal),
+      memoryPeakBytes: peak,
+    };
+  }
+
+  /** Which limit the kernel or V8 enforced, when the sandbox died without our `kill`. */
+  #limitThatKilled(code: number | null, signal: string | null): string | null {
+    if ((this.#cgroup?.oomKills() ?? 0) > 0) return "memory";
+    const v8Oom = signal === "SIGTRAP" || code === V8_OOM_EXIT_CODE;
+    if (v8Oom && /out of memory/i.test(this.stderrTail())) return "memory";
+    if (signal === "SIGXCPU") return "cpu";
+    // RLIMIT_CPU's hard limit is a SIGKILL nobody else sends (ours set `killedFor`; OOM is counted above).
+    if (signal === "SIGKILL" && this.#limits.cpuS > 0) return "cpu";
+    return null;
+  }
 }
