@@ -94,14 +94,22 @@ const VERSION_PATTERN = /^[0-9A-Za-z.+_-]{1,64}$/;
 export function defineAgent<S extends Record<string, unknown> = Record<string, unknown>>(
   spec: AgentSpec<S>,
 ): AgentDefinition<S> {
-  if (typeof spec !== "object" || spec === null) throw new TypeError("Cannot define agent: spec must be an object");
+  if (typeof spec !== "object" || spec === null) {
+    throw new TypeError("Cannot define agent: spec must be an object");
+  }
   if (typeof spec.name !== "string" || !NAME_PATTERN.test(spec.name)) {
-    throw new TypeError(`Cannot define agent: name must match ${NAME_PATTERN}: current value is ${spec.name}`);
+    throw new TypeError(
+      `Cannot define agent: name must match ${NAME_PATTERN}: current value is ${spec.name}`,
+    );
   }
   if (typeof spec.version !== "string" || !VERSION_PATTERN.test(spec.version)) {
-    throw new TypeError(`Cannot define agent '${spec.name}': version is malformed: current value is ${spec.version}`);
+    throw new TypeError(
+      `Cannot define agent '${spec.name}': version is malformed: current value is ${spec.version}`,
+    );
   }
-  if (typeof spec.handle !== "function") throw new TypeError(`Cannot define agent '${spec.name}': handle must be a function`);
+  if (typeof spec.handle !== "function") {
+    throw new TypeError(`Cannot define agent '${spec.name}': handle must be a function`);
+  }
   if (spec.init !== undefined && typeof spec.init !== "function") {
     throw new TypeError(`Cannot define agent '${spec.name}': init must be a function`);
   }
@@ -109,7 +117,9 @@ export function defineAgent<S extends Record<string, unknown> = Record<string, u
   if (!Array.isArray(tools)) throw new TypeError(`Cannot define agent '${spec.name}': tools must be a list`);
   for (const tool of tools) {
     if (typeof tool !== "string" && tool?.kind !== "tool") {
-      throw new TypeError(`Cannot define agent '${spec.name}': each tool must be a name or a defineTool() result`);
+      throw new TypeError(
+        `Cannot define agent '${spec.name}': each tool must be a name or a defineTool() result`,
+      );
     }
   }
   const evals = spec.evals ?? [];
@@ -140,7 +150,9 @@ export function defineTool(
   if (typeof spec?.name !== "string" || !NAME_PATTERN.test(spec.name)) {
     throw new TypeError(`Cannot define tool: name must match ${NAME_PATTERN}`);
   }
-  if (typeof spec.run !== "function") throw new TypeError(`Cannot define tool '${spec.name}': run must be a function`);
+  if (typeof spec.run !== "function") {
+    throw new TypeError(`Cannot define tool '${spec.name}': run must be a function`);
+  }
   return Object.freeze({ kind: "tool" as const, name: spec.name, doc: spec.doc ?? "", run: spec.run });
 }
 

@@ -43,7 +43,9 @@ export class MemoryStore {
    * @throws {ToolError} `MEMORY_FULL` past `MEMORY_BLOCKS_MAX`, `MEMORY_BLOCK_TOO_LARGE` past the size bound.
    */
   put(content: string, options: PutOptions = {}): string {
-    if (typeof content !== "string") throw new TypeError("Cannot store memory block: content must be a string");
+    if (typeof content !== "string") {
+      throw new TypeError("Cannot store memory block: content must be a string");
+    }
     if (content.length > MEMORY_BLOCK_CHARS_MAX) {
       throw new ToolError(
         "MEMORY_BLOCK_TOO_LARGE",
@@ -52,7 +54,10 @@ export class MemoryStore {
     }
     const id = options.id ?? this.#freshId();
     if (!(id in this.#blocks) && this.size >= MEMORY_BLOCKS_MAX) {
-      throw new ToolError("MEMORY_FULL", `Cannot store memory block: ${MEMORY_BLOCKS_MAX} blocks already held`);
+      throw new ToolError(
+        "MEMORY_FULL",
+        `Cannot store memory block: ${MEMORY_BLOCKS_MAX} blocks already held`,
+      );
     }
     const now = this.#now();
     this.#blocks[id] = {
@@ -101,10 +106,14 @@ export class MemoryStore {
    */
   split(id: string, at?: number): [string, string] {
     const block = this.#blocks[id];
-    if (block === undefined) throw new ToolError("MEMORY_NOT_FOUND", `Cannot split memory block: no block '${id}'`);
+    if (block === undefined) {
+      throw new ToolError("MEMORY_NOT_FOUND", `Cannot split memory block: no block '${id}'`);
+    }
     const cut = at ?? Math.floor(block.content.length / 2);
     if (!Number.isInteger(cut) || cut < 0 || cut > block.content.length) {
-      throw new RangeError(`Cannot split memory block '${id}': position ${cut} is outside 0..${block.content.length}`);
+      throw new RangeError(
+        `Cannot split memory block '${id}': position ${cut} is outside 0..${block.content.length}`,
+      );
     }
     this.put(block.content.slice(0, cut), { id, tags: block.tags });
     const second = this.put(block.content.slice(cut), { tags: block.tags });
@@ -121,7 +130,9 @@ export class MemoryStore {
     if (ids.length === 0) throw new RangeError("Cannot merge memory blocks: no ids given");
     const blocks = ids.map((id) => {
       const b = this.#blocks[id];
-      if (b === undefined) throw new ToolError("MEMORY_NOT_FOUND", `Cannot merge memory blocks: no block '${id}'`);
+      if (b === undefined) {
+        throw new ToolError("MEMORY_NOT_FOUND", `Cannot merge memory blocks: no block '${id}'`);
+      }
       return b;
     });
     const tags = [...new Set(blocks.flatMap((b) => b.tags))];

@@ -83,13 +83,19 @@ export class AgentRuntime {
   async #hello(msg: Extract<SupervisorMessage, { t: "hello" }>): Promise<void> {
     this.#secret = msg.secret;
     if (this.#agent !== undefined) {
-      return this.#emit({ t: "error", code: "ALREADY_LOADED", message: "Cannot load agent: this sandbox has code" });
+      return this.#emit({
+        t: "error",
+        code: "ALREADY_LOADED",
+        message: "Cannot load agent: this sandbox has code",
+      });
     }
     let agent: AgentDefinition;
     try {
       const mod = await this.#load(msg.source);
       const candidate = mod.default as AgentDefinition | undefined;
-      if (candidate?.kind !== "agent") throw new TypeError("the module's default export is not a defineAgent() result");
+      if (candidate?.kind !== "agent") {
+        throw new TypeError("the module's default export is not a defineAgent() result");
+      }
       agent = candidate;
     } catch (e) {
       return this.#emit({ t: "error", code: "LOAD_FAILED", message: `Cannot load agent: ${errorText(e)}` });
@@ -161,7 +167,10 @@ export class AgentRuntime {
       tools[name] = (...args: unknown[]) => {
         if (budget.tools-- <= 0) {
           return Promise.reject(
-            new ToolError("TOOL_BUDGET", `Cannot call tool '${name}': ${TOOL_CALLS_PER_INVOKE_MAX} calls made`),
+            new ToolError(
+              "TOOL_BUDGET",
+              `Cannot call tool '${name}': ${TOOL_CALLS_PER_INVOKE_MAX} calls made`,
+            ),
           );
         }
         if (typeof tool !== "string") return Promise.resolve().then(() => tool.run(...args));
@@ -204,7 +213,9 @@ export class AgentRuntime {
     if (pending === undefined) return;
     this.#tools.delete(msg.call);
     if (msg.ok) pending.resolve(msg.value);
-    else pending.reject(new ToolError(msg.error?.code ?? "TOOL_FAILED", msg.error?.message ?? "Tool call failed"));
+    else {pending.reject(
+        new ToolError(msg.error?.code ?? "TOOL_FAILED", msg.error?.message ?? "Tool call failed"),
+      );}
   }
 }
 

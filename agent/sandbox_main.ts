@@ -8,7 +8,12 @@
  * @module
  */
 import "./mod.ts";
-import { encodeFrame, FrameDecoder, type SandboxMessage, validateSupervisorMessage } from "../protocol/mod.ts";
+import {
+  encodeFrame,
+  FrameDecoder,
+  type SandboxMessage,
+  validateSupervisorMessage,
+} from "../protocol/mod.ts";
 import { AgentRuntime } from "./runtime.ts";
 
 const stdout = Deno.stdout;

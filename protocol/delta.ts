@@ -126,11 +126,11 @@ export function deepEqual(a: unknown, b: unknown): boolean {
  * @throws {FrameError} `DELTA_INVALID` when an operation is malformed or its path does not exist;
  *   operations before the bad one have been applied, so callers apply to a copy when they must roll back.
  */
-export function applyDelta(target: Record<string, unknown>, ops: DeltaOp[]): void {
+export function applyDelta(target: object, ops: DeltaOp[]): void {
   for (const op of ops) applyOp(target, op);
 }
 
-function applyOp(target: Record<string, unknown>, op: DeltaOp): void {
+function applyOp(target: object, op: DeltaOp): void {
   const [kind, path] = op;
   if (kind === "p") {
     const array = walk(target, path, path.length);
@@ -148,7 +148,7 @@ function applyOp(target: Record<string, unknown>, op: DeltaOp): void {
   } else throw invalid(op, "unknown operation");
 }
 
-function walk(root: Container, path: PathKey[], depth: number): Container {
+function walk(root: object, path: PathKey[], depth: number): Container {
   let node: unknown = root;
   for (let i = 0; i < depth; i++) {
     const key = path[i];

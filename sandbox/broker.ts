@@ -75,9 +75,19 @@ export class Broker {
     try {
       const answer = await this.#run(grant, name, args);
       if (encode(answer).length > TOOL_ANSWER_BYTES_MAX) {
-        throw new ToolError("TOOL_ANSWER_TOO_LARGE", `Cannot answer tool '${name}': exceeds ${TOOL_ANSWER_BYTES_MAX} bytes`);
+        throw new ToolError(
+          "TOOL_ANSWER_TOO_LARGE",
+          `Cannot answer tool '${name}': exceeds ${TOOL_ANSWER_BYTES_MAX} bytes`,
+        );
       }
-      this.#audit({ agent, tool: name, request_id: requestId, ok: true, ms: performance.now() - started, mode: grant.mode });
+      this.#audit({
+        agent,
+        tool: name,
+        request_id: requestId,
+        ok: true,
+        ms: performance.now() - started,
+        mode: grant.mode,
+      });
       return answer;
     } catch (e) {
       const error = e instanceof ToolError ? e : new ToolError("TOOL_FAILED", `Tool '${name}' failed: ${e}`);
@@ -95,15 +105,25 @@ export class Broker {
   }
 
   #run(grant: Grant, name: string, args: unknown): Promise<unknown> | unknown {
-    if (!grant.tools.includes(name)) throw new ToolError("TOOL_NOT_GRANTED", `Cannot call tool '${name}': not granted`);
-    if (!Array.isArray(args)) throw new ToolError("TOOL_BAD_ARGS", `Cannot call tool '${name}': args must be a list`);
+    if (!grant.tools.includes(name)) {
+      throw new ToolError("TOOL_NOT_GRANTED", `Cannot call tool '${name}': not granted`);
+    }
+    if (!Array.isArray(args)) {
+      throw new ToolError("TOOL_BAD_ARGS", `Cannot call tool '${name}': args must be a list`);
+    }
     if (encode(args).length > TOOL_ARGS_BYTES_MAX) {
-      throw new ToolError("TOOL_ARGS_TOO_LARGE", `Cannot call tool '${name}': args exceed ${TOOL_ARGS_BYTES_MAX} bytes`);
+      throw new ToolError(
+        "TOOL_ARGS_TOO_LARGE",
+        `Cannot call tool '${name}': args exceed ${TOOL_ARGS_BYTES_MAX} bytes`,
+      );
     }
     if (grant.mode === "shadow" && !PURE_TOOLS.has(name)) {
       const key = toolKey(name, args);
       if (grant.recorded?.has(key)) return grant.recorded.get(key);
-      throw new ToolError("TOOL_SHADOW_NO_RECORD", `Cannot call tool '${name}' in a shadow: no recorded answer`);
+      throw new ToolError(
+        "TOOL_SHADOW_NO_RECORD",
+        `Cannot call tool '${name}' in a shadow: no recorded answer`,
+      );
     }
     switch (name) {
       case "echo":

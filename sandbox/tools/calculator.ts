@@ -44,7 +44,8 @@ function fail(message: string): never {
 
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
-  const pattern = /\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|([-+*/%^(),]))/y;
+  const pattern =
+    /\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|([-+*/%^(),]))/y;
   let at = 0;
   while (at < text.length) {
     if (/^\s*$/.test(text.slice(at))) break;
@@ -71,7 +72,9 @@ class Parser {
   parse(): number {
     const value = this.#expr();
     const extra = this.#tokens[this.#pos];
-    if (extra !== undefined) fail(`unexpected '${extra.kind === "num" ? extra.value : extra.text}' at ${extra.at}`);
+    if (extra !== undefined) {
+      fail(`unexpected '${extra.kind === "num" ? extra.value : extra.text}' at ${extra.at}`);
+    }
     return value;
   }
 
@@ -168,7 +171,9 @@ export function calculate(expression: unknown): number {
   if (typeof expression !== "string") {
     throw new ToolError("TOOL_BAD_ARGS", "Cannot evaluate expression: it must be a string");
   }
-  if (expression.length > CALCULATOR_CHARS_MAX) fail(`${expression.length} chars exceeds ${CALCULATOR_CHARS_MAX}`);
+  if (expression.length > CALCULATOR_CHARS_MAX) {
+    fail(`${expression.length} chars exceeds ${CALCULATOR_CHARS_MAX}`);
+  }
   const value = new Parser(tokenize(expression)).parse();
   if (!Number.isFinite(value)) {
     throw new ToolError("CALCULATOR_NOT_FINITE", `Cannot evaluate expression: the result is ${value}`);

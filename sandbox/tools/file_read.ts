@@ -19,7 +19,9 @@ export const FILE_READ_BYTES_MAX = 1024 * 1024;
  * @throws {ToolError} `TOOL_BAD_ARGS`, `FILE_OUTSIDE_GRANT`, `FILE_NOT_FOUND`, `FILE_TOO_LARGE`.
  */
 export async function fileRead(grantDir: string | undefined, path: unknown): Promise<string> {
-  if (grantDir === undefined) throw new ToolError("FILE_NO_GRANT", "Cannot read file: this agent has no granted directory");
+  if (grantDir === undefined) {
+    throw new ToolError("FILE_NO_GRANT", "Cannot read file: this agent has no granted directory");
+  }
   if (typeof path !== "string" || path.length === 0 || path.includes("\0")) {
     throw new ToolError("TOOL_BAD_ARGS", "Cannot read file: path must be a non-empty string");
   }
@@ -42,7 +44,10 @@ export async function fileRead(grantDir: string | undefined, path: unknown): Pro
   const info = await Deno.stat(real);
   if (!info.isFile) throw new ToolError("FILE_NOT_FOUND", `Cannot read file '${path}': not a regular file`);
   if (info.size > FILE_READ_BYTES_MAX) {
-    throw new ToolError("FILE_TOO_LARGE", `Cannot read file '${path}': ${info.size} bytes exceeds ${FILE_READ_BYTES_MAX}`);
+    throw new ToolError(
+      "FILE_TOO_LARGE",
+      `Cannot read file '${path}': ${info.size} bytes exceeds ${FILE_READ_BYTES_MAX}`,
+    );
   }
   return await Deno.readTextFile(real);
 }

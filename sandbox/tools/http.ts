@@ -30,7 +30,11 @@ export interface HttpAnswer {
  *
  * @throws {ToolError} `TOOL_BAD_ARGS`, `HTTP_HOST_DENIED`, `HTTP_TIMEOUT`, `HTTP_TOO_LARGE`, `HTTP_FAILED`.
  */
-export async function httpRequest(allowHosts: readonly string[], url: unknown, options: unknown): Promise<HttpAnswer> {
+export async function httpRequest(
+  allowHosts: readonly string[],
+  url: unknown,
+  options: unknown,
+): Promise<HttpAnswer> {
   if (typeof url !== "string") throw new ToolError("TOOL_BAD_ARGS", "Cannot fetch: url must be a string");
   let parsed: URL;
   try {
@@ -46,7 +50,9 @@ export async function httpRequest(allowHosts: readonly string[], url: unknown, o
   }
   const opts = (options ?? {}) as HttpOptions;
   const method = (opts.method ?? "GET").toUpperCase();
-  if (!METHODS.has(method)) throw new ToolError("TOOL_BAD_ARGS", `Cannot fetch: method ${method} is not allowed`);
+  if (!METHODS.has(method)) {
+    throw new ToolError("TOOL_BAD_ARGS", `Cannot fetch: method ${method} is not allowed`);
+  }
   try {
     const res = await fetch(parsed, {
       method,
@@ -60,9 +66,15 @@ export async function httpRequest(allowHosts: readonly string[], url: unknown, o
   } catch (e) {
     if (e instanceof ToolError) throw e;
     if (e instanceof DOMException && e.name === "TimeoutError") {
-      throw new ToolError("HTTP_TIMEOUT", `Cannot fetch '${parsed.host}': no answer in ${HTTP_TIMEOUT_MS} ms`);
+      throw new ToolError(
+        "HTTP_TIMEOUT",
+        `Cannot fetch '${parsed.host}': no answer in ${HTTP_TIMEOUT_MS} ms`,
+      );
     }
-    throw new ToolError("HTTP_FAILED", `Cannot fetch '${parsed.host}': ${e instanceof Error ? e.message : e}`);
+    throw new ToolError(
+      "HTTP_FAILED",
+      `Cannot fetch '${parsed.host}': ${e instanceof Error ? e.message : e}`,
+    );
   }
 }
 

@@ -1,0 +1,91 @@
+/**
+ * The `o` command line: parses the subcommand and hands over. No logic lives here.
+ *
+ * @module
+ */
+import { startCommand } from "./supervisor/mod.ts";
+
+const VERSION = "0.1.0";
+
+const USAGE = `O — a runtime for self-improving agents (version ${VERSION})
+
+Usage: main.ts COMMAND [options]     (every command takes --help)
+
+Commands:
+  start        run the supervisor and the HTTP API
+  evolve       evolve one agent against its evals
+  sandbox run  run untrusted code exactly as a candidate would run
+  audit        run the sandbox escape and containment battery
+  demo         the protected-evolution demo
+  recover      check (and --repair) a data directory offline
+  token        create, list or revoke API tokens
+  key          create an at-rest encryption key
+  worker       a distributed evaluation worker (Postgres vault)
+  version      print the version`;
+
+type Command = (args: string[]) => Promise<number>;
+
+function notYet(name: string, issue: string): Command {
+  return (args) => {
+    if (args.includes("--help") || args.includes("-h")) {
+      console.log(`Usage: main.ts ${name} [options]\n\nNot available in this build yet (${issue}).`);
+      return Promise.resolve(0);
+    }
+    console.error(`main.ts ${name}: not available in this build yet (${issue})`);
+    return Promise.resolve(1);
+  };
+}
+
+async function sandboxCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === "run") {
+    const { sandboxRunCommand } = await import("./sandbox/mod.ts") as unknown as {
+      sandboxRunCommand?: Command;
+    };
+    if (sandboxRunCommand === undefined) return notYet("sandbox run", "sandbox issue")(rest);
+    return sandboxRunCommand(rest);
+  }
+  console.log(
+    "Usage: main.ts sandbox run FILE [--tier jail|process|worker] [--timeout-ms N] [--memory-mb N] [--json]",
+  );
+  return sub === "--help" || sub === "-h" ? 0 : 2;
+}
+
+const COMMANDS: Record<string, Command> = {
+  start: startCommand,
+  sandbox: sandboxCommand,
+  evolve: notYet("evolve", "protected evolution issue"),
+  audit: async (args) => {
+    const mod = await import("./sandbox/mod.ts") as unknown as { auditCommand?: Command };
+    return mod.auditCommand ? mod.auditCommand(args) : notYet("audit", "sandbox issue")(args);
+  },
+  demo: notYet("demo", "protected evolution issue"),
+  recover: async (args) => {
+    const mod = await import("./vault/mod.ts") as unknown as { recoverCommand?: Command };
+    return mod.recoverCommand ? mod.recoverCommand(args) : notYet("recover", "durability issue")(args);
+  },
+  token: notYet("token", "operations issue"),
+  key: notYet("key", "operations issue"),
+  worker: notYet("worker", "performance and scale issue"),
+  bundle: notYet("bundle", "operations issue"),
+  version: () => {
+    console.log(`o ${VERSION} (deno ${Deno.version.deno})`);
+    return Promise.resolve(0);
+  },
+};
+
+async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    console.error(`main.ts: unknown command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
+  return await command(rest);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

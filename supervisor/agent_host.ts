@@ -1,0 +1,604 @@
+/**
+ * AgentHost: the supervisor-side owner of one agent. It holds the agent's durable truth (snapshot, seq,
+ * history), runs the live sandbox, routes invokes to it in order, logs every state change to the vault
+ * before answering, and restarts the sandbox under a restart intensity (OTP one_for_one).
+ *
+ * Two copies of the snapshot are kept. `#staged` mirrors the sandbox's cache: each result's delta is
+ * applied to it on receipt, which also validates the delta before it is logged. `#durable` gets the
+ * delta only once its WAL record is durable; it is what `/state`, checkpoints and restarts use.
+ *
+ * @module
+ */
+import {
+  type AgentInfo,
+  applyDelta,
+  assert,
+  type DeltaOp,
+  type HistoryEntry,
+  OError,
+  type SandboxMessage,
+  type Snapshot,
+} from "../protocol/mod.ts";
+import type { Broker, Grant, SandboxProcess } from "../sandbox/mod.ts";
+import type { Logger } from "../observability/mod.ts";
+import { SupervisorError } from "./errors.ts";
+import {
+  AGENT_QUEUE_MAX,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TIMEOUT_MS,
+  INVOKE_TIMEOUT_MS,
+  RESTART_PERIOD_MS,
+  RESTART_WAIT_MS,
+  RESTARTS_MAX,
+  SANDBOX_START_TIMEOUT_MS,
+} from "./limits.ts";
+import { RestartIntensity } from "./restart_intensity.ts";
+import { type ChannelClose, SandboxChannel } from "./sandbox_channel.ts";
+import type { HostMetrics, HostVault } from "./host_deps.ts";
+
+/** Lifecycle of a host. */
+export type HostStatus = "starting" | "ready" | "restarting" | "failed" | "stopped";
+
+/** The answer of one invoke. */
+export interface InvokeAnswer {
+  output: unknown;
+  version: string;
+  seq: number;
+}
+
+/** Options of one invoke. */
+export interface InvokeOptions {
+  requestId: string;
+  idempotencyKey?: string;
+}
+
+/** What a host needs from the rest of the supervisor. */
+export interface HostDeps {
+  spawn: () => SandboxProcess;
+  vault: HostVault;
+  broker: Broker;
+  log: Logger;
+  metrics: HostMetrics;
+  grant: Grant;
+  /** Milliseconds clock. @default Date.now */
+  now?: () => number;
+}
+
+interface Inflight {
+  resolve: (a: InvokeAnswer) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  requestId: string;
+  input: unknown;
+  idempotencyKey?: string;
+  started: number;
+}
+
+type ResultMsg = Extract<SandboxMessage, { t: "result" }>;
+
+/** Spawns a sandbox, loads `source` and resolves with its `ready` message (the channel stays open). */
+export function startSandbox(
+  spawn: () => SandboxProcess,
+  hello: {
+    source: string;
+    snapshot: Snapshot;
+    seq: number;
+    history: HistoryEntry[];
+    tools: readonly string[];
+  },
+  onMessage: (channel: SandboxChannel, msg: SandboxMessage) => void,
+  onClose: (channel: SandboxChannel, close: ChannelClose) => void,
+): Promise<{ channel: SandboxChannel; info: AgentInfo; delta: DeltaOp[] }> {
+  const secret = crypto.randomUUID();
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      channel.kill("start timeout");
+      reject(
+        new SupervisorError(
+          "AGENT_LOAD_FAILED",
+          `Cannot start agent: no ready in ${SANDBOX_START_TIMEOUT_MS} ms`,
+        ),
+      );
+    }, SANDBOX_START_TIMEOUT_MS);
+    const channel = new SandboxChannel(spawn(), secret, {
+      onMessage(msg) {
+        if (settled) return onMessage(channel, msg);
+        if (msg.t === "log") return onMessage(channel, msg);
+        settled = true;
+        clearTimeout(timer);
+        if (msg.t === "ready") return resolve({ channel, info: msg.agent, delta: msg.delta });
+        channel.kill("load failed");
+        const why = msg.t === "error" ? msg.message : `unexpected ${msg.t} frame before ready`;
+        reject(new SupervisorError("AGENT_LOAD_FAILED", why));
+      },
+      onClose(close) {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          const detail = close.stderr.trim().split("\n").slice(-3).join(" | ");
+          reject(
+            new SupervisorError(
+              "AGENT_LOAD_FAILED",
+              `Cannot start agent: sandbox ${close.reason}: ${detail}`,
+            ),
+          );
+        }
+        onClose(channel, close);
+      },
+    });
+    channel.send({ t: "hello", secret, ...hello, tools: [...hello.tools] });
+  });
+}
+
+/** One agent's live sandbox and durable truth. */
+export class AgentHost {
+  readonly name: string;
+  readonly source: string;
+  readonly #deps: HostDeps;
+  readonly #now: () => number;
+  #info: AgentInfo;
+  #status: HostStatus = "starting";
+  #channel: SandboxChannel | undefined;
+  #durable: Snapshot;
+  #staged: Snapshot;
+  #seq: number;
+  #history: HistoryEntry[];
+  #restarts = 0;
+  #intensity = new RestartIntensity(RESTARTS_MAX, RESTART_PERIOD_MS);
+  #inflight = new Map<number, Inflight>();
+  #nextId = 0;
+  #queued = 0;
+  #waiters: (() => void)[] = [];
+  #pendingKeys = new Map<string, Promise<InvokeAnswer>>();
+  #lastAppend: Promise<unknown> = Promise.resolve();
+  #lastFrameAt = 0;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #pingN = 0;
+  #recordsSinceCheckpoint = 0;
+
+  private constructor(
+    name: string,
+    source: string,
+    info: AgentInfo,
+    recovered: { snapshot: Snapshot; seq: number; history: HistoryEntry[] },
+    deps: HostDeps,
+  ) {
+    this.name = name;
+    this.source = source;
+    this.#info = info;
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#durable = recovered.snapshot;
+    this.#staged = structuredClone(recovered.snapshot);
+    this.#seq = recovered.seq;
+    this.#history = recovered.history;
+  }
+
+  /**
+   * Starts a host: recovers the agent's state from the vault, starts its live sandbox, logs the initial
+   * state of a new agent.
+   *
+   * @throws {SupervisorError} `AGENT_LOAD_FAILED` when the code does not load or names another agent.
+   */
+  static async start(name: string, source: string, info: AgentInfo, deps: HostDeps): Promise<AgentHost> {
+    const recovered = await deps.vault.recoverAgent(name);
+    const host = new AgentHost(name, source, info, recovered, deps);
+    await host.#boot();
+    host.#heartbeat = setInterval(() => host.#beat(), HEARTBEAT_INTERVAL_MS);
+    return host;
+  }
+
+  /** The declared version of the live code. */
+  get version(): string {
+    return this.#info.version;
+  }
+
+  /** What the live code declares. */
+  get info(): AgentInfo {
+    return this.#info;
+  }
+
+  get status(): HostStatus {
+    return this.#status;
+  }
+
+  /** Sandbox restarts since the host started. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** The seq of the agent's last durable record. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** The live sandbox's pid, if one runs. */
+  get pid(): number | undefined {
+    return this.#channel?.open ? this.#channel.process.pid : undefined;
+  }
+
+  /** Invokes waiting or in flight. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** The durable state, after every change already received is durable. */
+  async durableState(): Promise<{ snapshot: Snapshot; seq: number }> {
+    await this.#lastAppend.catch(() => {});
+    return { snapshot: structuredClone(this.#durable), seq: this.#seq };
+  }
+
+  /** A checkpoint of the durable state, through the vault. */
+  async checkpoint(): Promise<{ checkpoint_id: string; seq: number; bytes: number }> {
+    await this.#lastAppend.catch(() => {});
+    const info = await this.#deps.vault.checkpoint(this.name, structuredClone(this.#durable), this.#seq);
+    this.#recordsSinceCheckpoint = 0;
+    return info;
+  }
+
+  /** Records logged since the last checkpoint. */
+  get recordsSinceCheckpoint(): number {
+    return this.#recordsSinceCheckpoint;
+  }
+
+  async #boot(): Promise<void> {
+    await this.#lastAppend.catch(() => {});
+    const { channel, info, delta } = await startSandbox(
+      this.#deps.spawn,
+      {
+        source: this.source,
+        snapshot: this.#durable,
+        seq: this.#seq,
+        history: this.#history,
+        tools: this.#deps.grant.tools,
+      },
+      (ch, msg) => this.#onMessage(ch, msg),
+      (ch, close) => this.#onClose(ch, close),
+    );
+    if (info.name !== this.name) {
+      channel.kill("wrong agent");
+      throw new SupervisorError(
+        "AGENT_LOAD_FAILED",
+        `Cannot start agent '${this.name}': the code declares '${info.name}'`,
+      );
+    }
+    this.#info = info;
+    this.#staged = structuredClone(this.#durable);
+    if (delta.length > 0) await this.#logInit(delta);
+    this.#channel = channel;
+    this.#lastFrameAt = this.#now();
+    this.#status = "ready";
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async #logInit(delta: DeltaOp[]): Promise<void> {
+    applyDelta(this.#staged, delta);
+    const { seq } = await this.#deps.vault.append({
+      agent: this.name,
+      version: this.#info.version,
+      delta,
+      output: null,
+      request_id: "init",
+      input: null,
+      time_ms: this.#now(),
+    });
+    applyDelta(this.#durable, structuredClone(delta));
+    this.#seq = seq;
+  }
+
+  /**
+   * Runs one invoke on the live sandbox; answers after its state change is durable.
+   *
+   * @throws {SupervisorError} `AGENT_FAILED`, `AGENT_OVERLOADED`, `AGENT_UNAVAILABLE`, `AGENT_CRASHED`,
+   *   `AGENT_TIMEOUT`, `AGENT_ERROR` (the handler threw), `VAULT_IO`.
+   */
+  invoke(input: unknown, options: InvokeOptions): Promise<InvokeAnswer> {
+    if (this.#status === "failed" || this.#status === "stopped") {
+      return Promise.reject(
+        new SupervisorError("AGENT_FAILED", `Cannot invoke '${this.name}': the agent is ${this.#status}`),
+      );
+    }
+    const key = options.idempotencyKey;
+    if (key !== undefined) {
+      const hit = this.#deps.vault.findIdempotent(this.name, key);
+      if (hit !== undefined) {
+        return Promise.resolve({ output: hit.output, version: hit.version, seq: hit.seq });
+      }
+      const pending = this.#pendingKeys.get(key);
+      if (pending !== undefined) return pending;
+    }
+    if (this.#queued >= AGENT_QUEUE_MAX) {
+      return Promise.reject(
+        new SupervisorError(
+          "AGENT_OVERLOADED",
+          `Cannot invoke '${this.name}': ${AGENT_QUEUE_MAX} requests already queued`,
+        ),
+      );
+    }
+    this.#queued++;
+    const run = this.#run(input, options).finally(() => this.#queued--);
+    if (key !== undefined) {
+      this.#pendingKeys.set(key, run);
+      run.then(() => this.#pendingKeys.delete(key), () => this.#pendingKeys.delete(key));
+    }
+    return run;
+  }
+
+  async #run(input: unknown, options: InvokeOptions): Promise<InvokeAnswer> {
+    const channel = await this.#readyChannel();
+    const id = ++this.#nextId;
+    return await new Promise<InvokeAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => this.#timeout(channel, id), INVOKE_TIMEOUT_MS);
+      this.#inflight.set(id, {
+        resolve,
+        reject,
+        timer,
+        requestId: options.requestId,
+        input,
+        idempotencyKey: options.idempotencyKey,
+        started: performance.now(),
+      });
+      channel.send({ t: "invoke", id, input, seq: this.#seq, request_id: options.requestId });
+    });
+  }
+
+  #readyChannel(): Promise<SandboxChannel> {
+    if (this.#status === "ready" && this.#channel?.open) return Promise.resolve(this.#channel);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== wake);
+        reject(
+          new SupervisorError(
+            "AGENT_UNAVAILABLE",
+            `Cannot invoke '${this.name}': not ready in ${RESTART_WAIT_MS} ms`,
+          ),
+        );
+      }, RESTART_WAIT_MS);
+      const wake = () => {
+        clearTimeout(timer);
+        if (this.#status === "ready" && this.#channel?.open) resolve(this.#channel);
+        else {reject(
+            new SupervisorError("AGENT_FAILED", `Cannot invoke '${this.name}': the agent is ${this.#status}`),
+          );}
+      };
+      this.#waiters.push(wake);
+    });
+  }
+
+  #timeout(channel: SandboxChannel, id: number): void {
+    const entry = this.#inflight.get(id);
+    if (entry === undefined) return;
+    this.#inflight.delete(id);
+    entry.reject(
+      new SupervisorError(
+        "AGENT_TIMEOUT",
+        `Cannot invoke '${this.name}': no answer in ${INVOKE_TIMEOUT_MS} ms`,
+      ),
+    );
+    this.#deps.log.warn("invoke timed out; killing sandbox", {
+      agent: this.name,
+      request_id: entry.requestId,
+    });
+    channel.kill("invoke timeout");
+  }
+
+  #onMessage(channel: SandboxChannel, msg: SandboxMessage): void {
+    if (channel !== this.#channel) return;
+    this.#lastFrameAt = this.#now();
+    switch (msg.t) {
+      case "result":
+        return this.#onResult(channel, msg);
+      case "tool":
+        return this.#onTool(channel, msg);
+      case "log":
+        return this.#deps.log.log(msg.level, msg.msg, {
+          ...msg.fields,
+          agent: this.name,
+          version: this.#info.version,
+          request_id: msg.request_id,
+          source: "sandbox",
+        });
+      case "checkpoint":
+        this.checkpoint().then(
+          (info) => channel.send({ t: "checkpoint_ack", id: msg.id, checkpoint_id: info.checkpoint_id }),
+          (e) => channel.send({ t: "checkpoint_ack", id: msg.id, checkpoint_id: "", error: errorBody(e) }),
+        );
+        return;
+      case "pong":
+        return;
+      case "ready":
+      case "error":
+        this.#deps.log.warn(`unexpected ${msg.t} frame from a running sandbox; killing it`, {
+          agent: this.name,
+        });
+        return channel.kill(`protocol (unexpected ${msg.t})`);
+    }
+  }
+
+  #onResult(channel: SandboxChannel, msg: ResultMsg): void {
+    const entry = this.#inflight.get(msg.id);
+    if (entry === undefined) return; // Timed out already.
+    this.#inflight.delete(msg.id);
+    clearTimeout(entry.timer);
+    const labels = { agent: this.name, version: this.#info.version };
+    const seconds = (performance.now() - entry.started) / 1000;
+    if (msg.error !== undefined) {
+      this.#deps.metrics.invoked(labels, "error", seconds);
+      return entry.reject(
+        new SupervisorError(
+          msg.error.code === "OUTPUT_INVALID" ? "OUTPUT_INVALID" : "AGENT_ERROR",
+          msg.error.message,
+        ),
+      );
+    }
+    if (msg.delta.length === 0 && entry.idempotencyKey === undefined) {
+      // Nothing to log; answer once every earlier change is durable, so no answer reflects an unlogged one.
+      this.#lastAppend.catch(() => {}).then(() => {
+        this.#deps.metrics.invoked(labels, "ok", seconds);
+        entry.resolve({ output: msg.output, version: this.#info.version, seq: this.#seq });
+      });
+      return;
+    }
+    try {
+      applyDelta(this.#staged, msg.delta);
+    } catch (e) {
+      this.#deps.log.error("sandbox sent a delta that does not apply; restarting", {
+        agent: this.name,
+        error: e,
+      });
+      entry.reject(
+        new SupervisorError("AGENT_ERROR", `Cannot apply the agent's state change: ${errorBody(e).message}`),
+      );
+      return channel.kill("invalid delta");
+    }
+    this.#append(entry, msg, labels, seconds);
+  }
+
+  #append(
+    entry: Inflight,
+    msg: ResultMsg,
+    labels: { agent: string; version: string },
+    seconds: number,
+  ): void {
+    const version = this.#info.version;
+    const timeMs = this.#now();
+    const appended = this.#deps.vault.append({
+      agent: this.name,
+      version,
+      delta: msg.delta,
+      output: msg.output,
+      idempotency_key: entry.idempotencyKey,
+      request_id: entry.requestId,
+      input: entry.input,
+      time_ms: timeMs,
+    });
+    this.#lastAppend = appended;
+    appended.then(
+      ({ seq }) => {
+        assert(seq > this.#seq, "WAL sequence numbers must grow");
+        applyDelta(this.#durable, structuredClone(msg.delta));
+        this.#seq = seq;
+        this.#recordsSinceCheckpoint++;
+        this.#history.push({ seq, input: entry.input, output: msg.output, time_ms: timeMs });
+        if (this.#history.length > 32) this.#history.shift();
+        this.#deps.metrics.invoked(labels, "ok", seconds + 0);
+        entry.resolve({ output: msg.output, version, seq });
+      },
+      (e) => {
+        this.#deps.metrics.invoked(labels, "error", seconds);
+        this.#deps.log.error("WAL append failed; restarting the sandbox from durable state", {
+          agent: this.name,
+          error: e,
+        });
+        entry.reject(
+          new SupervisorError("VAULT_IO", `Cannot make the change durable: ${errorBody(e).message}`),
+        );
+        this.#channel?.kill("diverged (append failed)");
+      },
+    );
+  }
+
+  #onTool(channel: SandboxChannel, msg: Extract<SandboxMessage, { t: "tool" }>): void {
+    const requestId = this.#inflight.get(msg.id)?.requestId ?? "unknown";
+    this.#deps.broker.call(this.name, this.#deps.grant, msg.name, msg.args, requestId).then(
+      (value) => channel.send({ t: "tool_result", call: msg.call, ok: true, value }),
+      (e) => channel.send({ t: "tool_result", call: msg.call, ok: false, error: errorBody(e) }),
+    );
+  }
+
+  #onClose(channel: SandboxChannel, close: ChannelClose): void {
+    if (channel !== this.#channel) return;
+    this.#channel = undefined;
+    for (const [id, entry] of this.#inflight) {
+      clearTimeout(entry.timer);
+      this.#inflight.delete(id);
+      entry.reject(
+        new SupervisorError(
+          "AGENT_CRASHED",
+          `Cannot invoke '${this.name}': the sandbox died (${close.reason})`,
+        ),
+      );
+    }
+    if (this.#status === "stopped") return;
+    this.#deps.log.warn("sandbox exited; restarting", {
+      agent: this.name,
+      version: this.#info.version,
+      reason: close.reason,
+      exit_code: close.exit.code,
+      signal: close.exit.signal,
+      stderr: close.stderr.slice(-500),
+    });
+    this.#restart();
+  }
+
+  #restart(): void {
+    if (!this.#intensity.record(this.#now())) {
+      this.#status = "failed";
+      this.#deps.log.error("restart intensity exceeded; agent marked failed", { agent: this.name });
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+      return;
+    }
+    this.#status = "restarting";
+    this.#restarts++;
+    this.#deps.metrics.restarted({ agent: this.name });
+    const started = performance.now();
+    this.#boot().then(
+      () => this.#deps.log.info("sandbox restarted", { agent: this.name, ms: performance.now() - started }),
+      (e) => {
+        this.#deps.log.error("sandbox restart failed", { agent: this.name, error: e });
+        if (this.#status !== "stopped") this.#restart();
+      },
+    );
+  }
+
+  #beat(): void {
+    const channel = this.#channel;
+    if (this.#status !== "ready" || channel === undefined) return;
+    const now = this.#now();
+    if (this.#inflight.size > 0) {
+      this.#lastFrameAt = now; // A busy sandbox is bounded by the invoke timeout instead.
+      return;
+    }
+    if (now - this.#lastFrameAt > HEARTBEAT_TIMEOUT_MS) {
+      this.#deps.log.warn("heartbeat missed; killing sandbox", { agent: this.name });
+      channel.kill("heartbeat timeout");
+      return;
+    }
+    channel.send({ t: "ping", n: ++this.#pingN });
+  }
+
+  /** Kills the live sandbox as a test or an operator would (it restarts like after any crash). */
+  killSandbox(reason: string): void {
+    this.#channel?.kill(reason);
+  }
+
+  /** Stops the host: waits for durable appends, asks the sandbox to exit, then kills it. */
+  async stop(graceMs: number): Promise<void> {
+    this.#status = "stopped";
+    clearInterval(this.#heartbeat);
+    for (const wake of this.#waiters.splice(0)) wake();
+    const channel = this.#channel;
+    await Promise.race([this.#lastAppend.catch(() => {}), delay(graceMs)]);
+    if (channel === undefined) return;
+    channel.send({ t: "shutdown" });
+    await Promise.race([channel.closed, delay(Math.min(graceMs, 500))]);
+    channel.kill("shutdown");
+    await channel.closed;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errorBody(e: unknown): { code: string; message: string } {
+  if (e instanceof OError) return { code: e.code, message: e.message };
+  return { code: "INTERNAL", message: e instanceof Error ? e.message : String(e) };
+}

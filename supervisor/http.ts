@@ -1,0 +1,245 @@
+/**
+ * The HTTP API of CONTRACT.md as one fetch handler: routing, request ids, body limits, JSON errors.
+ *
+ * @module
+ */
+import { OError } from "../protocol/mod.ts";
+import type { Logger } from "../observability/mod.ts";
+import { httpStatusOf, SupervisorError } from "./errors.ts";
+import {
+  AGENT_SOURCE_CHARS_MAX,
+  HEADER_ID_CHARS_MAX,
+  HTTP_BODY_BYTES_MAX,
+  INFLIGHT_REQUESTS_MAX,
+} from "./limits.ts";
+import type { SupervisorMetrics } from "./metrics.ts";
+import type { Supervisor } from "./supervisor.ts";
+import { dashboardHtml } from "./dashboard.ts";
+
+/** Options of {@link createHandler}. */
+export interface HandlerOptions {
+  supervisor: Supervisor;
+  metrics: SupervisorMetrics;
+  log: Logger;
+  /** Largest request body. @default HTTP_BODY_BYTES_MAX */
+  bodyBytesMax?: number;
+  /** Requests in flight before 503. @default INFLIGHT_REQUESTS_MAX */
+  inflightMax?: number;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
+
+function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** The contract's error answer. */
+export function errorResponse(code: string, message: string, status = httpStatusOf(code)): Response {
+  return json({ error: { code, message } }, status);
+}
+
+/**
+ * Reads a JSON body, enforcing the size limit while it streams in. Content-Length is trusted for an early
+ * refusal only when no Transfer-Encoding is present (RFC 9112 §6.3); otherwise bytes are counted.
+ *
+ * @throws {SupervisorError} `BODY_TOO_LARGE`, `INVALID_JSON`.
+ */
+export async function readJson(req: Request, bytesMax: number): Promise<unknown> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && !req.headers.has("transfer-encoding") && Number(declared) > bytesMax) {
+    await req.body?.cancel().catch(() => {});
+    throw new SupervisorError("BODY_TOO_LARGE", `Cannot read body: ${declared} bytes exceeds ${bytesMax}`);
+  }
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  if (req.body !== null) {
+    for await (const chunk of req.body) {
+      bytes += chunk.length;
+      if (bytes > bytesMax) {
+        throw new SupervisorError("BODY_TOO_LARGE", `Cannot read body: more than ${bytesMax} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  }
+  const all = new Uint8Array(bytes);
+  let at = 0;
+  for (const c of chunks) (all.set(c, at), at += c.length);
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(all));
+  } catch (e) {
+    throw new SupervisorError(
+      "INVALID_JSON",
+      `Cannot parse body as JSON: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function headerId(req: Request, name: string): string | undefined {
+  const v = req.headers.get(name);
+  if (v === null) return undefined;
+  if (v.length === 0 || v.length > HEADER_ID_CHARS_MAX || !ID_PATTERN.test(v)) {
+    throw new SupervisorError(
+      "BAD_REQUEST",
+      `Cannot accept header ${name}: it must be 1..${HEADER_ID_CHARS_MAX} chars of [A-Za-z0-9._:-]`,
+    );
+  }
+  return v;
+}
+
+type Route = (req: Request, params: string[], requestId: string) => Promise<Response> | Response;
+
+/**
+ * Builds the server's fetch handler.
+ *
+ * @returns A handler for `Deno.serve`.
+ */
+export function createHandler(options: HandlerOptions): (req: Request) => Promise<Response> {
+  const { supervisor, metrics, log } = options;
+  const bodyBytesMax = options.bodyBytesMax ?? HTTP_BODY_BYTES_MAX;
+  const inflightMax = options.inflightMax ?? INFLIGHT_REQUESTS_MAX;
+  let inflight = 0;
+
+  const routes: [string, RegExp, Route][] = [
+    ["GET", /^\/health$/, () => {
+      const h = supervisor.health();
+      return json(h, 200);
+    }],
+    ["GET", /^\/metrics$/, () =>
+      new Response(metrics.registry.render(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      })],
+    [
+      "GET",
+      /^\/$/,
+      () => new Response(dashboardHtml(), { headers: { "content-type": "text/html; charset=utf-8" } }),
+    ],
+    ["GET", /^\/v1\/agents$/, async () => {
+      const agents = await Promise.all([...supervisor.hosts.values()].map(async (h) => {
+        const { snapshot, seq } = await h.durableState();
+        return {
+          name: h.name,
+          version: h.version,
+          status: h.status,
+          doc: h.info.doc,
+          seq,
+          shadows: 0,
+          restarts: h.restarts,
+          state_bytes: JSON.stringify(snapshot).length,
+        };
+      }));
+      return json({ agents });
+    }],
+    ["POST", /^\/v1\/agents$/, async (req) => {
+      const body = await readJson(req, bodyBytesMax);
+      if (!isRecord(body) || typeof body.name !== "string" || typeof body.source !== "string") {
+        throw new SupervisorError(
+          "INVALID_INPUT",
+          "Cannot register agent: body needs 'name' and 'source' strings",
+        );
+      }
+      if (body.source.length > AGENT_SOURCE_CHARS_MAX) {
+        throw new SupervisorError(
+          "BODY_TOO_LARGE",
+          `Cannot register agent: source exceeds ${AGENT_SOURCE_CHARS_MAX} chars`,
+        );
+      }
+      const host = await supervisor.register(body.source, "api", body.name);
+      return json({ name: host.name, version: host.version, status: host.status }, 201);
+    }],
+    ["POST", /^\/v1\/agents\/([^/]+)\/invoke$/, async (req, [name], requestId) => {
+      const host = supervisor.get(name);
+      const idempotencyKey = headerId(req, "idempotency-key");
+      const body = await readJson(req, bodyBytesMax);
+      if (!isRecord(body) || !("input" in body)) {
+        throw new SupervisorError("INVALID_INPUT", "Cannot invoke: body needs an 'input' field");
+      }
+      const answer = await host.invoke(body.input, { requestId, idempotencyKey });
+      return json(answer);
+    }],
+    ["GET", /^\/v1\/agents\/([^/]+)\/state$/, async (_req, [name]) => {
+      const host = supervisor.get(name);
+      const { snapshot, seq } = await host.durableState();
+      return json({ agent: name, version: host.version, seq, state: snapshot.state });
+    }],
+    [
+      "POST",
+      /^\/v1\/agents\/([^/]+)\/checkpoint$/,
+      async (_req, [name]) => json(await supervisor.get(name).checkpoint()),
+    ],
+  ];
+
+  async function route(req: Request, requestId: string): Promise<{ response: Response; route: string }> {
+    const url = new URL(req.url);
+    let pathMatched = false;
+    for (const [method, pattern, handler] of routes) {
+      const m = pattern.exec(url.pathname);
+      if (m === null) continue;
+      pathMatched = true;
+      if (req.method !== method && !(method === "GET" && req.method === "HEAD")) continue;
+      const params = m.slice(1).map((p) => decodeURIComponent(p));
+      return { response: await handler(req, params, requestId), route: pattern.source };
+    }
+    if (pathMatched) {
+      return {
+        response: errorResponse("METHOD_NOT_ALLOWED", `Cannot ${req.method} ${url.pathname}`),
+        route: "405",
+      };
+    }
+    if (/^\/v1\/agents\/[^/]+\/(candidates|feedback|lineage)/.test(url.pathname)) {
+      supervisor.get(decodeURIComponent(url.pathname.split("/")[3]));
+      return {
+        response: errorResponse(
+          "NOT_IMPLEMENTED",
+          "Cannot serve this route yet: protected evolution is not built",
+        ),
+        route: "501",
+      };
+    }
+    return { response: errorResponse("NOT_FOUND", `Cannot find ${url.pathname}`), route: "404" };
+  }
+
+  return async function handle(req: Request): Promise<Response> {
+    let requestId: string;
+    try {
+      requestId = headerId(req, "x-request-id") ?? crypto.randomUUID();
+    } catch (e) {
+      return errorResponse("BAD_REQUEST", (e as Error).message);
+    }
+    if (inflight >= inflightMax) {
+      metrics.httpRequests.inc({ route: "overload", status: "503" });
+      const r = errorResponse("OVERLOADED", `Cannot serve: ${inflightMax} requests in flight`);
+      r.headers.set("retry-after", "1");
+      return r;
+    }
+    inflight++;
+    let response: Response;
+    let routeName = "error";
+    try {
+      ({ response, route: routeName } = await route(req, requestId));
+    } catch (e) {
+      response = toErrorResponse(e, log, requestId);
+    } finally {
+      inflight--;
+    }
+    response.headers.set("x-request-id", requestId);
+    metrics.httpRequests.inc({ route: routeName, status: String(response.status) });
+    return response;
+  };
+}
+
+function toErrorResponse(e: unknown, log: Logger, requestId: string): Response {
+  if (e instanceof OError) {
+    const status = httpStatusOf(e.code);
+    if (status >= 500) log.warn("request failed", { request_id: requestId, code: e.code, error: e.message });
+    return errorResponse(e.code, e.message, status);
+  }
+  log.error("unhandled error in request", { request_id: requestId, error: e });
+  return errorResponse("INTERNAL", "Internal error");
+}
