@@ -1,0 +1,125 @@
+/**
+ * Test helper: starts the real server (`main.ts start`) as a subprocess on a free port with a fresh data
+ * directory, and finds the processes it spawned.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+export const ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
+const LISTEN_PATTERN = /O listening on http:\/\/[^:]+:(\d+)/;
+const START_TIMEOUT_MS = 60_000;
+
+export interface TestServer {
+  url: string;
+  port: number;
+  data: string;
+  process: Deno.ChildProcess;
+  /** Everything the server wrote on stderr so far. */
+  stderr(): string;
+  /** Sends a signal and waits for the exit; resolves with the exit code and how long it took. */
+  stop(signal?: Deno.Signal): Promise<{ code: number; ms: number }>;
+}
+
+export interface StartOptions {
+  data?: string;
+  agents?: string;
+  args?: string[];
+}
+
+/** Starts `main.ts start --port 0` and resolves once it listens. */
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const data = options.data ?? await Deno.makeTempDir({ prefix: "o-test-" });
+  const args = ["run", "-A", join(ROOT, "main.ts"), "start", "--port", "0", "--data", data];
+  if (options.agents !== undefined) args.push("--agents", options.agents);
+  args.push(...(options.args ?? []));
+  const process = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped", cwd: ROOT }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  const port = Promise.withResolvers<number>();
+  const reading = (async () => {
+    for await (const chunk of process.stderr) {
+      text += decoder.decode(chunk, { stream: true });
+      const m = LISTEN_PATTERN.exec(text);
+      if (m) port.resolve(Number(m[1]));
+    }
+    port.reject(new Error(`server exited before listening:\n${text.slice(-3000)}`));
+  })();
+  const timer = setTimeout(() => port.reject(new Error(`server did not listen in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+  let p: number;
+  try {
+    p = await port.promise;
+  } catch (e) {
+    try {
+      process.kill("SIGKILL");
+    } catch { /* gone */ }
+    await process.status;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    url: `http://127.0.0.1:${p}`,
+    port: p,
+    data,
+    process,
+    stderr: () => text,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      const started = performance.now();
+      try {
+        process.kill(signal);
+      } catch { /* gone */ }
+      const status = await process.status;
+      await reading;
+      return { code: status.code, ms: performance.now() - started };
+    },
+  };
+}
+
+/** Every live descendant pid of `pid` (from /proc). */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry.name));
+      children.set(ppid, list);
+    } catch { /* exited meanwhile */ }
+  }
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length > 0) {
+    for (const c of children.get(stack.pop()!) ?? []) (out.push(c), stack.push(c));
+  }
+  return out;
+}
+
+/** The command line of a process, or "" if it is gone. */
+export function cmdline(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
+/** POSTs JSON and returns status, parsed body and headers. */
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json as Record<string, unknown>, headers: res.headers };
+}
