@@ -231,7 +231,7 @@ function checkModuleSource(w: Walk, node: Node): void {
 }
 
 /** Whether an identifier in this position names a variable (rather than a property, label or key). */
-function isReference(node: Node, parent: Node | null, key: string): boolean {
+function isReference(parent: Node | null, key: string): boolean {
   if (!parent) return true;
   switch (parent.type) {
     case "MemberExpression":
@@ -265,7 +265,7 @@ function isReference(node: Node, parent: Node | null, key: string): boolean {
 }
 
 function checkIdentifier(w: Walk, node: Node, parent: Node | null, key: string): void {
-  if (!isReference(node, parent, key)) return;
+  if (!isReference(parent, key)) return;
   const name = node.name as string;
   const rule = BANNED[name];
   if (rule) return add(w, rule, node, `\`${name}\``);
