@@ -59,36 +59,36 @@ export const ALLOWED_IMPORTS: readonly string[] = ["@o/agent"];
 
 const GLOBAL_ALIASES = new Set(["globalThis", "self", "window", "global", "frames", "parent", "top"]);
 /** Names banned as references and as property names (`x.Deno`, `x["eval"]`). */
-const BANNED: Record<string, PrefilterRule> = {
-  Deno: "deno-namespace",
-  eval: "eval",
-  Function: "function-constructor",
-  constructor: "function-constructor",
-  WebAssembly: "forbidden-global",
-  Worker: "forbidden-global",
-  SharedWorker: "forbidden-global",
-  SharedArrayBuffer: "forbidden-global",
-  Atomics: "forbidden-global",
-  process: "forbidden-global",
-  require: "forbidden-global",
-  importScripts: "forbidden-global",
-  fetch: "forbidden-global",
-  WebSocket: "forbidden-global",
-  WebSocketStream: "forbidden-global",
-  EventSource: "forbidden-global",
-  XMLHttpRequest: "forbidden-global",
-  caches: "forbidden-global",
-  localStorage: "forbidden-global",
-  sessionStorage: "forbidden-global",
-  indexedDB: "forbidden-global",
-  BroadcastChannel: "forbidden-global",
-  navigator: "forbidden-global",
-  __proto__: "global-object",
-  __defineGetter__: "global-object",
-  __defineSetter__: "global-object",
-  __lookupGetter__: "global-object",
-  __lookupSetter__: "global-object",
-};
+const BANNED = new Map<string, PrefilterRule>([
+  ["Deno", "deno-namespace"],
+  ["eval", "eval"],
+  ["Function", "function-constructor"],
+  ["constructor", "function-constructor"],
+  ["WebAssembly", "forbidden-global"],
+  ["Worker", "forbidden-global"],
+  ["SharedWorker", "forbidden-global"],
+  ["SharedArrayBuffer", "forbidden-global"],
+  ["Atomics", "forbidden-global"],
+  ["process", "forbidden-global"],
+  ["require", "forbidden-global"],
+  ["importScripts", "forbidden-global"],
+  ["fetch", "forbidden-global"],
+  ["WebSocket", "forbidden-global"],
+  ["WebSocketStream", "forbidden-global"],
+  ["EventSource", "forbidden-global"],
+  ["XMLHttpRequest", "forbidden-global"],
+  ["caches", "forbidden-global"],
+  ["localStorage", "forbidden-global"],
+  ["sessionStorage", "forbidden-global"],
+  ["indexedDB", "forbidden-global"],
+  ["BroadcastChannel", "forbidden-global"],
+  ["navigator", "forbidden-global"],
+  ["__proto__", "global-object"],
+  ["__defineGetter__", "global-object"],
+  ["__defineSetter__", "global-object"],
+  ["__lookupGetter__", "global-object"],
+  ["__lookupSetter__", "global-object"],
+]);
 /** Property names banned on any object: each reaches the runtime or the Function constructor. */
 const BANNED_PROPERTIES = new Set([
   "Deno",
@@ -267,7 +267,7 @@ function isReference(parent: Node | null, key: string): boolean {
 function checkIdentifier(w: Walk, node: Node, parent: Node | null, key: string): void {
   if (!isReference(parent, key)) return;
   const name = node.name as string;
-  const rule = BANNED[name];
+  const rule = BANNED.get(name);
   if (rule) return add(w, rule, node, `\`${name}\``);
   if (!GLOBAL_ALIASES.has(name)) return;
   // `globalThis.name` reads one named global (banned names are caught as properties); anything else
@@ -293,8 +293,9 @@ function checkMember(w: Walk, node: Node): void {
   // object (an alias, or `this` where it may be the global) they are the globals themselves.
   const onGlobal = object.type === "ThisExpression" ||
     (object.type === "Identifier" && GLOBAL_ALIASES.has(object.name ?? ""));
-  if (name !== null && Object.hasOwn(BANNED, name) && (BANNED_PROPERTIES.has(name) || onGlobal)) {
-    return add(w, BANNED[name], node.property as Node, `property \`${name}\``);
+  const banned = name === null ? undefined : BANNED.get(name);
+  if (banned && (BANNED_PROPERTIES.has(name!) || onGlobal)) {
+    return add(w, banned, node.property as Node, `property \`${name}\``);
   }
   if (node.computed === true && name === null && object.type === "ThisExpression") {
     add(w, "global-object", node, "computed access on `this`");
