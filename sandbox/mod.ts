@@ -35,3 +35,6 @@ export {
 } from "./policy.ts";
 export { runInSandbox, type RunOptions, type RunResult, runSource, runSpec } from "./run.ts";
 export { sandboxRunCommand } from "./run_command.ts";
+export { prefilter, type PrefilterResult, type PrefilterRule, type Violation } from "./prefilter.ts";
+export { runPoolOptions, waitForReadyMark, WarmPool, type WarmPoolOptions } from "./warm_pool.ts";
+export { type SandboxPermit, SandboxQuota, SandboxQuotaError, type SandboxQuotaOptions } from "./quota.ts";

@@ -41,6 +41,8 @@ const RUN_ENTRY = `${PROJECT_ROOT}/sandbox/run_entry.ts`;
 const IMPORT_MAP = `${PROJECT_ROOT}/agent/import_map.json`;
 /** Starts the result line `run_entry.ts` writes (the same constant is there; a test keeps them equal). */
 export const RESULT_MARK = "\u001eO-RESULT ";
+/** The line `run_entry.ts` writes once loaded, before it reads code (the warm pool waits for it). */
+export const READY_MARK = "\u001eO-READY\n";
 const KILL_REASONS = new Set(["cpu", "memory", "wall", "output"]);
 
 /**
@@ -135,6 +137,8 @@ function report(
   durationMs: number,
 ): RunResult {
   let stdout = new TextDecoder().decode(stdoutBytes);
+  // A cold run reads the ready line itself; a pooled one had it read by the pool.
+  if (stdout.startsWith(READY_MARK)) stdout = stdout.slice(READY_MARK.length);
   let result: unknown = null;
   const mark = `${RESULT_MARK}${nonce} `;
   const at = stdout.lastIndexOf(mark);

@@ -17,6 +17,8 @@ import { FrameDecoder } from "../protocol/mod.ts";
 
 /** Starts the result line: record separator, tag, then the nonce and the JSON (mirrored in run.ts). */
 const RESULT_MARK = "\u001eO-RESULT ";
+/** Written once this module is loaded, before it reads code (mirrored in run.ts). */
+const READY_MARK = "\u001eO-READY\n";
 /** The message key a worker posts its exit code under (mirrors worker_host.ts). */
 const WORKER_EXIT_KEY = "__o_worker_exit";
 
@@ -72,6 +74,7 @@ async function readStart(): Promise<{ source: string; nonce: string }> {
   }
 }
 
+writeAll(writeOut, encode(READY_MARK));
 const { source, nonce } = await readStart().catch((e) => fail("sandbox", e));
 const codeUrl = "data:application/typescript;charset=utf-8," + encodeURIComponent(source);
 globalThis.addEventListener("unhandledrejection", (event) => {
