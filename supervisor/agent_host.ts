@@ -60,6 +60,8 @@ export interface HostDeps {
   log: Logger;
   metrics: HostMetrics;
   grant: Grant;
+  /** Keep a started sandbox waiting for code, so a restart takes milliseconds. @default true */
+  warmStandby?: boolean;
   /** Milliseconds clock. @default Date.now */
   now?: () => number;
 }
@@ -76,61 +78,81 @@ interface Inflight {
 
 type ResultMsg = Extract<SandboxMessage, { t: "result" }>;
 
-/** Spawns a sandbox, loads `source` and resolves with its `ready` message (the channel stays open). */
-export function startSandbox(
+/** What a `hello` frame carries besides the secret. */
+export interface HelloPayload {
+  source: string;
+  snapshot: Snapshot;
+  seq: number;
+  history: HistoryEntry[];
+  tools: readonly string[];
+}
+
+/**
+ * Spawns a sandbox that waits for code: its process and runtime are up, so loading code into it later
+ * takes milliseconds (the warm standby). Until `helloSandbox` takes it, its death only calls `onIdleClose`.
+ */
+export function spawnIdle(
   spawn: () => SandboxProcess,
-  hello: {
-    source: string;
-    snapshot: Snapshot;
-    seq: number;
-    history: HistoryEntry[];
-    tools: readonly string[];
-  },
+  onIdleClose: (channel: SandboxChannel) => void,
+): SandboxChannel {
+  const channel: SandboxChannel = new SandboxChannel(spawn(), crypto.randomUUID(), {
+    onMessage: () => channel.kill("protocol (frame before hello)"),
+    onClose: () => onIdleClose(channel),
+  });
+  return channel;
+}
+
+/** Loads code into an idle sandbox and resolves with its `ready` message (the channel stays open). */
+export function helloSandbox(
+  channel: SandboxChannel,
+  hello: HelloPayload,
   onMessage: (channel: SandboxChannel, msg: SandboxMessage) => void,
   onClose: (channel: SandboxChannel, close: ChannelClose) => void,
 ): Promise<{ channel: SandboxChannel; info: AgentInfo; delta: DeltaOp[] }> {
-  const secret = crypto.randomUUID();
   return new Promise((resolve, reject) => {
     let settled = false;
+    const fail = (why: string) => {
+      settled = true;
+      clearTimeout(timer);
+      reject(new SupervisorError("AGENT_LOAD_FAILED", why));
+    };
     const timer = setTimeout(() => {
       if (settled) return;
-      settled = true;
       channel.kill("start timeout");
-      reject(
-        new SupervisorError(
-          "AGENT_LOAD_FAILED",
-          `Cannot start agent: no ready in ${SANDBOX_START_TIMEOUT_MS} ms`,
-        ),
-      );
+      fail(`Cannot start agent: no ready in ${SANDBOX_START_TIMEOUT_MS} ms`);
     }, SANDBOX_START_TIMEOUT_MS);
-    const channel = new SandboxChannel(spawn(), secret, {
+    channel.setHandlers({
       onMessage(msg) {
-        if (settled) return onMessage(channel, msg);
-        if (msg.t === "log") return onMessage(channel, msg);
-        settled = true;
-        clearTimeout(timer);
-        if (msg.t === "ready") return resolve({ channel, info: msg.agent, delta: msg.delta });
+        if (settled || msg.t === "log") return onMessage(channel, msg);
+        if (msg.t === "ready") {
+          settled = true;
+          clearTimeout(timer);
+          return resolve({ channel, info: msg.agent, delta: msg.delta });
+        }
         channel.kill("load failed");
-        const why = msg.t === "error" ? msg.message : `unexpected ${msg.t} frame before ready`;
-        reject(new SupervisorError("AGENT_LOAD_FAILED", why));
+        fail(msg.t === "error" ? msg.message : `Cannot start agent: unexpected ${msg.t} frame before ready`);
       },
       onClose(close) {
         if (!settled) {
-          settled = true;
-          clearTimeout(timer);
           const detail = close.stderr.trim().split("\n").slice(-3).join(" | ");
-          reject(
-            new SupervisorError(
-              "AGENT_LOAD_FAILED",
-              `Cannot start agent: sandbox ${close.reason}: ${detail}`,
-            ),
-          );
+          fail(`Cannot start agent: sandbox ${close.reason}: ${detail}`);
         }
         onClose(channel, close);
       },
     });
-    channel.send({ t: "hello", secret, ...hello, tools: [...hello.tools] });
+    if (!channel.open) return fail("Cannot start agent: the sandbox died before its hello");
+    channel.send({ t: "hello", secret: channel.secret, ...hello, tools: [...hello.tools] });
   });
+}
+
+/** Spawns a sandbox and loads `source` into it. */
+export function startSandbox(
+  spawn: () => SandboxProcess,
+  hello: HelloPayload,
+  onMessage: (channel: SandboxChannel, msg: SandboxMessage) => void,
+  onClose: (channel: SandboxChannel, close: ChannelClose) => void,
+): Promise<{ channel: SandboxChannel; info: AgentInfo; delta: DeltaOp[] }> {
+  return helloSandbox(spawnIdle(spawn, () => {}), hello, onMessage, onClose);
 }
 
 /** One agent's live sandbox and durable truth. */
@@ -158,6 +180,7 @@ export class AgentHost {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #pingN = 0;
   #recordsSinceCheckpoint = 0;
+  #spare: SandboxChannel | undefined;
 
   private constructor(
     name: string,
@@ -246,8 +269,11 @@ export class AgentHost {
 
   async #boot(): Promise<void> {
     await this.#lastAppend.catch(() => {});
-    const { channel, info, delta } = await startSandbox(
-      this.#deps.spawn,
+    const spare = this.#spare;
+    this.#spare = undefined;
+    const idle = spare?.open ? spare : spawnIdle(this.#deps.spawn, () => {});
+    const { channel, info, delta } = await helloSandbox(
+      idle,
       {
         source: this.source,
         snapshot: this.#durable,
@@ -271,9 +297,17 @@ export class AgentHost {
     this.#channel = channel;
     this.#lastFrameAt = this.#now();
     this.#status = "ready";
+    if (this.#deps.warmStandby !== false) this.#refillSpare();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
+  }
+
+  #refillSpare(): void {
+    if (this.#spare?.open || this.#status === "stopped") return;
+    this.#spare = spawnIdle(this.#deps.spawn, (dead) => {
+      if (this.#spare === dead) this.#spare = undefined;
+    });
   }
 
   async #logInit(delta: DeltaOp[]): Promise<void> {
@@ -584,18 +618,26 @@ export class AgentHost {
     this.#status = "stopped";
     clearInterval(this.#heartbeat);
     for (const wake of this.#waiters.splice(0)) wake();
+    const spare = this.#spare;
+    this.#spare = undefined;
+    spare?.kill("shutdown");
     const channel = this.#channel;
-    await Promise.race([this.#lastAppend.catch(() => {}), delay(graceMs)]);
-    if (channel === undefined) return;
-    channel.send({ t: "shutdown" });
-    await Promise.race([channel.closed, delay(Math.min(graceMs, 500))]);
-    channel.kill("shutdown");
-    await channel.closed;
+    await race(this.#lastAppend.catch(() => {}), graceMs);
+    if (channel !== undefined) {
+      channel.send({ t: "shutdown" });
+      await race(channel.closed, Math.min(graceMs, 500));
+      channel.kill("shutdown");
+      await channel.closed;
+    }
+    if (spare !== undefined) await spare.closed;
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits for `p` or `ms`, whichever comes first, leaving no timer behind. */
+async function race(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function errorBody(e: unknown): { code: string; message: string } {

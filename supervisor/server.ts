@@ -33,6 +33,7 @@ Options:
   --metrics-auth             require a bearer token on /metrics
   --config FILE              JSON file with any of these options (flags win)
   --log-level LEVEL          debug|info|warn|error (default info)
+  --cold-restarts            no warm standby sandbox per agent (slower crash recovery, less memory)
   -h, --help                 show this help`;
 
 /** Parsed options of `start`. */
@@ -49,6 +50,7 @@ export interface StartOptions {
   requireAuth: boolean;
   metricsAuth: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
+  coldRestarts: boolean;
 }
 
 const FLAGS = {
@@ -65,6 +67,7 @@ const FLAGS = {
   "metrics-auth": { type: "boolean" },
   config: { type: "string" },
   "log-level": { type: "string" },
+  "cold-restarts": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -114,6 +117,7 @@ export function parseStartOptions(args: string[]): StartOptions | "help" {
     requireAuth: Boolean(pick("require-auth")),
     metricsAuth: Boolean(pick("metrics-auth")),
     logLevel: logLevel as StartOptions["logLevel"],
+    coldRestarts: Boolean(pick("cold-restarts")),
   };
 }
 
@@ -135,7 +139,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     encryptionKeyFile: opts.encryptionKeyFile,
   });
   const metrics = new SupervisorMetrics();
-  const supervisor = new Supervisor({ dataDir: opts.data, vault, log, metrics, tier: opts.tier });
+  const supervisor = new Supervisor({
+    dataDir: opts.data,
+    vault,
+    log,
+    metrics,
+    tier: opts.tier,
+    warmStandby: !opts.coldRestarts,
+  });
   if (opts.tier === "process") log.warn("live agents run in the process tier: no bubblewrap jail");
   await supervisor.loadAll(opts.agents);
   const handler = createHandler({ supervisor, metrics, log });

@@ -44,6 +44,8 @@ export interface SupervisorOptions {
   tier: Tier;
   /** Sandbox limits of live agents. @default AGENT_LIMITS_DEFAULT */
   limits?: SandboxLimits;
+  /** Keep a started sandbox per agent waiting, so a crash recovers in milliseconds. @default true */
+  warmStandby?: boolean;
   /** Hosts the `http` tool may reach. @default [] */
   httpAllowHosts?: readonly string[];
 }
@@ -137,6 +139,7 @@ export class Supervisor {
       log: o.log,
       metrics: o.metrics,
       grant: this.#grant(info.name, info),
+      warmStandby: o.warmStandby,
     });
     if (this.#hosts.has(info.name)) {
       await host.stop(0);
