@@ -19,7 +19,7 @@ import {
   type SandboxMessage,
   type Snapshot,
 } from "../protocol/mod.ts";
-import type { Broker, Grant, SandboxProcess } from "../sandbox/mod.ts";
+import { type Broker, type Grant, type SandboxProcess, toolKey } from "../sandbox/mod.ts";
 import type { Logger } from "../observability/mod.ts";
 import { SupervisorError } from "./errors.ts";
 import {
@@ -60,6 +60,8 @@ export interface HostDeps {
   log: Logger;
   metrics: HostMetrics;
   grant: Grant;
+  /** Called after every successful answer (the traffic splitter's tap); must not throw or block. */
+  onAnswered?: (answer: AnsweredInvoke) => void;
   /** Keep a started sandbox waiting for code, so a restart takes milliseconds. @default true */
   warmStandby?: boolean;
   /** Milliseconds clock. @default Date.now */
@@ -74,6 +76,19 @@ interface Inflight {
   input: unknown;
   idempotencyKey?: string;
   started: number;
+  /** Tool answers given to this invoke, by `toolKey`, for shadows to replay. */
+  tools: Map<string, unknown>;
+}
+
+/** A live answer, as the traffic splitter mirrors it to shadows. */
+export interface AnsweredInvoke {
+  agent: string;
+  requestId: string;
+  input: unknown;
+  output: unknown;
+  /** Time in the sandbox, ms. */
+  ms: number;
+  tools: ReadonlyMap<string, unknown>;
 }
 
 type ResultMsg = Extract<SandboxMessage, { t: "result" }>;
@@ -158,7 +173,8 @@ export function startSandbox(
 /** One agent's live sandbox and durable truth. */
 export class AgentHost {
   readonly name: string;
-  readonly source: string;
+  #source: string;
+  #versionLabel: string | undefined;
   readonly #deps: HostDeps;
   readonly #now: () => number;
   #info: AgentInfo;
@@ -190,7 +206,7 @@ export class AgentHost {
     deps: HostDeps,
   ) {
     this.name = name;
-    this.source = source;
+    this.#source = source;
     this.#info = info;
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
@@ -214,9 +230,14 @@ export class AgentHost {
     return host;
   }
 
-  /** The declared version of the live code. */
+  /** The version of the live code: the declared one, plus a suffix for evolved code. */
   get version(): string {
-    return this.#info.version;
+    return this.#versionLabel ?? this.version;
+  }
+
+  /** The live code. */
+  get source(): string {
+    return this.#source;
   }
 
   /** What the live code declares. */
@@ -275,7 +296,7 @@ export class AgentHost {
     const { channel, info, delta } = await helloSandbox(
       idle,
       {
-        source: this.source,
+        source: this.#source,
         snapshot: this.#durable,
         seq: this.#seq,
         history: this.#history,
@@ -314,7 +335,7 @@ export class AgentHost {
     applyDelta(this.#staged, delta);
     const { seq } = await this.#deps.vault.append({
       agent: this.name,
-      version: this.#info.version,
+      version: this.version,
       delta,
       output: null,
       request_id: "init",
@@ -376,6 +397,7 @@ export class AgentHost {
         input,
         idempotencyKey: options.idempotencyKey,
         started: performance.now(),
+        tools: new Map(),
       });
       channel.send({ t: "invoke", id, input, seq: this.#seq, request_id: options.requestId });
     });
@@ -433,7 +455,7 @@ export class AgentHost {
         return this.#deps.log.log(msg.level, msg.msg, {
           ...msg.fields,
           agent: this.name,
-          version: this.#info.version,
+          version: this.version,
           request_id: msg.request_id,
           source: "sandbox",
         });
@@ -459,7 +481,7 @@ export class AgentHost {
     if (entry === undefined) return; // Timed out already.
     this.#inflight.delete(msg.id);
     clearTimeout(entry.timer);
-    const labels = { agent: this.name, version: this.#info.version };
+    const labels = { agent: this.name, version: this.version };
     const seconds = (performance.now() - entry.started) / 1000;
     if (msg.error !== undefined) {
       this.#deps.metrics.invoked(labels, "error", seconds);
@@ -474,7 +496,8 @@ export class AgentHost {
       // Nothing to log; answer once every earlier change is durable, so no answer reflects an unlogged one.
       this.#lastAppend.catch(() => {}).then(() => {
         this.#deps.metrics.invoked(labels, "ok", seconds);
-        entry.resolve({ output: msg.output, version: this.#info.version, seq: this.#seq });
+        entry.resolve({ output: msg.output, version: this.version, seq: this.#seq });
+        this.#tap(entry, msg);
       });
       return;
     }
@@ -499,7 +522,7 @@ export class AgentHost {
     labels: { agent: string; version: string },
     seconds: number,
   ): void {
-    const version = this.#info.version;
+    const version = this.version;
     const timeMs = this.#now();
     const appended = this.#deps.vault.append({
       agent: this.name,
@@ -522,6 +545,7 @@ export class AgentHost {
         if (this.#history.length > 32) this.#history.shift();
         this.#deps.metrics.invoked(labels, "ok", seconds + 0);
         entry.resolve({ output: msg.output, version, seq });
+        this.#tap(entry, msg);
       },
       (e) => {
         this.#deps.metrics.invoked(labels, "error", seconds);
@@ -537,10 +561,60 @@ export class AgentHost {
     );
   }
 
+  #tap(entry: Inflight, msg: ResultMsg): void {
+    const tap = this.#deps.onAnswered;
+    if (tap === undefined) return;
+    try {
+      tap({ agent: this.name, requestId: entry.requestId, input: entry.input, output: msg.output, ms: msg.ms, tools: entry.tools });
+    } catch (e) {
+      this.#deps.log.error("traffic tap failed", { agent: this.name, error: e });
+    }
+  }
+
+  /**
+   * Replaces the live code (a promotion or a rollback): new invokes wait, in-flight ones finish, every
+   * change is durable, then the new code loads the durable state. If it does not load, the old code is
+   * loaded back and the error is thrown.
+   *
+   * @param source The new code.
+   * @param versionLabel The version to report (the declared one plus a suffix for evolved code).
+   */
+  async replaceCode(source: string, versionLabel: string | undefined): Promise<void> {
+    if (this.#status !== "ready") {
+      throw new SupervisorError("AGENT_UNAVAILABLE", `Cannot replace the code of '${this.name}': it is ${this.#status}`);
+    }
+    this.#status = "restarting";
+    const deadline = this.#now() + INVOKE_TIMEOUT_MS;
+    while (this.#inflight.size > 0 && this.#now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    const old = { source: this.#source, label: this.#versionLabel, channel: this.#channel };
+    this.#channel = undefined;
+    for (const [id, entry] of this.#inflight) {
+      clearTimeout(entry.timer);
+      this.#inflight.delete(id);
+      entry.reject(new SupervisorError("AGENT_CRASHED", `Cannot invoke '${this.name}': its code was replaced`));
+    }
+    old.channel?.kill("code replaced");
+    this.#source = source;
+    this.#versionLabel = versionLabel;
+    try {
+      await this.#boot();
+    } catch (e) {
+      this.#source = old.source;
+      this.#versionLabel = old.label;
+      await this.#boot();
+      throw e;
+    }
+    this.#deps.log.info("code replaced", { agent: this.name, version: this.version });
+  }
+
   #onTool(channel: SandboxChannel, msg: Extract<SandboxMessage, { t: "tool" }>): void {
-    const requestId = this.#inflight.get(msg.id)?.requestId ?? "unknown";
+    const entry = this.#inflight.get(msg.id);
+    const requestId = entry?.requestId ?? "unknown";
     this.#deps.broker.call(this.name, this.#deps.grant, msg.name, msg.args, requestId).then(
-      (value) => channel.send({ t: "tool_result", call: msg.call, ok: true, value }),
+      (value) => {
+        entry?.tools.set(toolKey(msg.name, msg.args), value);
+        channel.send({ t: "tool_result", call: msg.call, ok: true, value });
+      },
       (e) => channel.send({ t: "tool_result", call: msg.call, ok: false, error: errorBody(e) }),
     );
   }
@@ -561,7 +635,7 @@ export class AgentHost {
     if (this.#status === "stopped") return;
     this.#deps.log.warn("sandbox exited; restarting", {
       agent: this.name,
-      version: this.#info.version,
+      version: this.version,
       reason: close.reason,
       exit_code: close.exit.code,
       signal: close.exit.signal,
