@@ -15,6 +15,7 @@ import {
 import type { SupervisorMetrics } from "./metrics.ts";
 import type { Supervisor } from "./supervisor.ts";
 import { dashboardHtml } from "./dashboard.ts";
+import type { Authenticator, Scope } from "./auth.ts";
 
 /** Options of {@link createHandler}. */
 export interface HandlerOptions {
@@ -25,6 +26,10 @@ export interface HandlerOptions {
   bodyBytesMax?: number;
   /** Requests in flight before 503. @default INFLIGHT_REQUESTS_MAX */
   inflightMax?: number;
+  /** Bearer-token checks for `/v1` (and `/metrics` with `metricsAuth`). */
+  auth?: Authenticator;
+  /** Require a token with scope `read` on `/metrics`. @default false */
+  metricsAuth?: boolean;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
@@ -94,6 +99,8 @@ function headerId(req: Request, name: string): string | undefined {
 }
 
 type Route = (req: Request, params: string[], requestId: string) => Promise<Response> | Response;
+/** A route: method, path pattern, the scope it needs (`null`: open), handler. */
+type RouteSpec = [string, RegExp, Scope | null, Route];
 
 /**
  * Builds the server's fetch handler.
@@ -106,21 +113,22 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
   const inflightMax = options.inflightMax ?? INFLIGHT_REQUESTS_MAX;
   let inflight = 0;
 
-  const routes: [string, RegExp, Route][] = [
-    ["GET", /^\/health$/, () => {
+  const routes: RouteSpec[] = [
+    ["GET", /^\/health$/, null, () => {
       const h = supervisor.health();
       return json(h, 200);
     }],
-    ["GET", /^\/metrics$/, () =>
+    ["GET", /^\/metrics$/, options.metricsAuth ? "read" : null, () =>
       new Response(metrics.registry.render(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       })],
     [
       "GET",
       /^\/$/,
+      null,
       () => new Response(dashboardHtml(), { headers: { "content-type": "text/html; charset=utf-8" } }),
     ],
-    ["GET", /^\/v1\/agents$/, async () => {
+    ["GET", /^\/v1\/agents$/, "read", async () => {
       const agents = await Promise.all([...supervisor.hosts.values()].map(async (h) => {
         const { snapshot, seq } = await h.durableState();
         return {
@@ -136,7 +144,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       }));
       return json({ agents });
     }],
-    ["POST", /^\/v1\/agents$/, async (req) => {
+    ["POST", /^\/v1\/agents$/, "admin", async (req) => {
       const body = await readJson(req, bodyBytesMax);
       if (!isRecord(body) || typeof body.name !== "string" || typeof body.source !== "string") {
         throw new SupervisorError(
@@ -153,7 +161,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       const host = await supervisor.register(body.source, "api", body.name);
       return json({ name: host.name, version: host.version, status: host.status }, 201);
     }],
-    ["POST", /^\/v1\/agents\/([^/]+)\/invoke$/, async (req, [name], requestId) => {
+    ["POST", /^\/v1\/agents\/([^/]+)\/invoke$/, "invoke", async (req, [name], requestId) => {
       const host = supervisor.get(name);
       const idempotencyKey = headerId(req, "idempotency-key");
       const body = await readJson(req, bodyBytesMax);
@@ -163,7 +171,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       const answer = await host.invoke(body.input, { requestId, idempotencyKey });
       return json(answer);
     }],
-    ["GET", /^\/v1\/agents\/([^/]+)\/state$/, async (_req, [name]) => {
+    ["GET", /^\/v1\/agents\/([^/]+)\/state$/, "read", async (_req, [name]) => {
       const host = supervisor.get(name);
       const { snapshot, seq } = await host.durableState();
       return json({ agent: name, version: host.version, seq, state: snapshot.state });
@@ -171,6 +179,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     [
       "POST",
       /^\/v1\/agents\/([^/]+)\/checkpoint$/,
+      "admin",
       async (_req, [name]) => json(await supervisor.get(name).checkpoint()),
     ],
   ];
@@ -178,11 +187,19 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
   async function route(req: Request, requestId: string): Promise<{ response: Response; route: string }> {
     const url = new URL(req.url);
     let pathMatched = false;
-    for (const [method, pattern, handler] of routes) {
+    if (url.pathname === "/v1" || url.pathname.startsWith("/v1/")) {
+      // Authenticate before routing, so an unknown path answers 401 too and leaks nothing.
+      await options.auth?.check(req.headers.get("authorization"), null);
+    }
+    for (const [method, pattern, scope, handler] of routes) {
       const m = pattern.exec(url.pathname);
       if (m === null) continue;
       pathMatched = true;
       if (req.method !== method && !(method === "GET" && req.method === "HEAD")) continue;
+      const principal = scope === null ? null : await options.auth?.check(req.headers.get("authorization"), scope);
+      if (principal && scope === "admin") {
+        log.info("admin action", { audit: true, token: principal.name, method: req.method, path: url.pathname, request_id: requestId });
+      }
       const params = m.slice(1).map((p) => decodeURIComponent(p));
       return { response: await handler(req, params, requestId), route: pattern.source };
     }
