@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { startCommand } from "./supervisor/mod.ts";
+import { startCommand, tokenCommand } from "./supervisor/mod.ts";
 
 const VERSION = "0.1.0";
 
@@ -64,7 +64,7 @@ const COMMANDS: Record<string, Command> = {
     const mod = await import("./vault/mod.ts") as unknown as { recoverCommand?: Command };
     return mod.recoverCommand ? mod.recoverCommand(args) : notYet("recover", "durability issue")(args);
   },
-  token: notYet("token", "operations issue"),
+  token: tokenCommand,
   key: notYet("key", "operations issue"),
   worker: notYet("worker", "performance and scale issue"),
   bundle: notYet("bundle", "operations issue"),

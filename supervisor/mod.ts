@@ -19,3 +19,14 @@ export {
   startServer,
 } from "./server.ts";
 export { PROJECT_ROOT, Supervisor, type SupervisorOptions } from "./supervisor.ts";
+export {
+  Authenticator,
+  createToken,
+  listTokens,
+  revokeToken,
+  type Scope,
+  SCOPES,
+  type TokenRecord,
+  type TokenStore,
+} from "./auth.ts";
+export { tokenCommand, TOKEN_USAGE } from "./token_command.ts";

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { Logger } from "../observability/mod.ts";
 import { openVault } from "../vault/mod.ts";
 import type { Tier } from "../sandbox/mod.ts";
+import { Authenticator } from "./auth.ts";
 import { createHandler } from "./http.ts";
 import { SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { SupervisorMetrics } from "./metrics.ts";
@@ -149,7 +150,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   if (opts.tier === "process") log.warn("live agents run in the process tier: no bubblewrap jail");
   await supervisor.loadAll(opts.agents);
-  const handler = createHandler({ supervisor, metrics, log });
+  const auth = new Authenticator(vault, { requireAuth: opts.requireAuth });
+  const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth });
   const listening = Promise.withResolvers<number>();
   const tls = opts.tlsCert
     ? { cert: Deno.readTextFileSync(opts.tlsCert), key: Deno.readTextFileSync(opts.tlsKey!) }

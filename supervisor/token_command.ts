@@ -1,0 +1,104 @@
+/**
+ * `main.ts token create|list|revoke`: manages API tokens in the vault. A running server sees a new token
+ * at once (it reads the store again on an unknown token) and a revocation within `TOKEN_CACHE_MS`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { openBackend } from "../vault/mod.ts";
+import { createToken, listTokens, parseDuration, parseScopes, revokeToken } from "./auth.ts";
+
+/** Usage of `main.ts token`. */
+export const TOKEN_USAGE = `Usage:
+  main.ts token create --name NAME [--scopes read,invoke,submit,admin] [--expires-in 30d] [--json]
+  main.ts token list [--json]
+  main.ts token revoke NAME
+
+Manages bearer tokens for the HTTP API. Only a hash of each token is stored; 'create' prints the token
+once (alone on a line, or as {"name","token","scopes","expires_at"} with --json).
+
+Options (every subcommand):
+  --data DIR      data directory (default ./data)
+  --vault URL     sqlite: (default) or postgres://…[?schema=NAME]
+  --scopes LIST   comma-separated: read, invoke, submit, admin (default read,invoke)
+  --expires-in D  lifetime like 90s, 15m, 12h, 30d (default: never)
+  --json          machine-readable output
+  -h, --help      show this help`;
+
+/** `main.ts token`. @returns The exit code. */
+export async function tokenCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        name: { type: "string" },
+        scopes: { type: "string" },
+        "expires-in": { type: "string" },
+        json: { type: "boolean" },
+        data: { type: "string" },
+        vault: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    console.error(`token: ${e instanceof Error ? e.message : e}\n\n${TOKEN_USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(TOKEN_USAGE);
+    return 0;
+  }
+  const [sub, ...rest] = positionals;
+  const data = resolve(values.data ?? "data");
+  await Deno.mkdir(data, { recursive: true });
+  const store = await openBackend(values.vault ?? "sqlite:", data);
+  try {
+    switch (sub) {
+      case "create": {
+        if (values.name === undefined) throw new TypeError("Cannot create token: --name is required");
+        const scopes = parseScopes(values.scopes ?? "read,invoke");
+        const expiresInMs = values["expires-in"] ? parseDuration(values["expires-in"]) : undefined;
+        const { token, record } = await createToken(store, { name: values.name, scopes, expiresInMs });
+        const expires_at = record.expires_ms === null ? null : new Date(record.expires_ms).toISOString();
+        console.log(values.json ? JSON.stringify({ name: record.name, token, scopes, expires_at }) : token);
+        return 0;
+      }
+      case "list": {
+        const records = await listTokens(store);
+        const rows = records.map((r) => ({
+          name: r.name,
+          scopes: r.scopes,
+          created_at: new Date(r.created_ms).toISOString(),
+          expires_at: r.expires_ms === null ? null : new Date(r.expires_ms).toISOString(),
+          revoked: r.revoked_ms !== null,
+        }));
+        if (values.json) console.log(JSON.stringify(rows));
+        else for (const r of rows) console.log(`${r.name}\t${r.scopes.join(",")}\t${r.expires_at ?? "never"}\t${r.revoked ? "revoked" : "live"}`);
+        return 0;
+      }
+      case "revoke": {
+        const name = rest[0] ?? values.name;
+        if (name === undefined) throw new TypeError("Cannot revoke: give the token's name");
+        if (!await revokeToken(store, name)) {
+          console.error(`token: no live token named '${name}'`);
+          return 1;
+        }
+        console.log(`revoked ${name}`);
+        return 0;
+      }
+      default:
+        console.error(`token: unknown subcommand '${sub ?? ""}'\n\n${TOKEN_USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    console.error(`token: ${e instanceof Error ? e.message : e}`);
+    return e instanceof TypeError ? 2 : 1;
+  } finally {
+    await store.close();
+  }
+}
