@@ -44,6 +44,8 @@ export interface InvokeAnswer {
   output: unknown;
   version: string;
   seq: number;
+  /** Time the handler took inside the sandbox, ms (absent for idempotent repeats). */
+  ms?: number;
 }
 
 /** Options of one invoke. */
@@ -496,7 +498,7 @@ export class AgentHost {
       // Nothing to log; answer once every earlier change is durable, so no answer reflects an unlogged one.
       this.#lastAppend.catch(() => {}).then(() => {
         this.#deps.metrics.invoked(labels, "ok", seconds);
-        entry.resolve({ output: msg.output, version: this.version, seq: this.#seq });
+        entry.resolve({ output: msg.output, version: this.version, seq: this.#seq, ms: msg.ms });
         this.#tap(entry, msg);
       });
       return;
@@ -544,7 +546,7 @@ export class AgentHost {
         this.#history.push({ seq, input: entry.input, output: msg.output, time_ms: timeMs });
         if (this.#history.length > 32) this.#history.shift();
         this.#deps.metrics.invoked(labels, "ok", seconds + 0);
-        entry.resolve({ output: msg.output, version, seq });
+        entry.resolve({ output: msg.output, version, seq, ms: msg.ms });
         this.#tap(entry, msg);
       },
       (e) => {

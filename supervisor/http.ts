@@ -168,8 +168,8 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       if (!isRecord(body) || !("input" in body)) {
         throw new SupervisorError("INVALID_INPUT", "Cannot invoke: body needs an 'input' field");
       }
-      const answer = await host.invoke(body.input, { requestId, idempotencyKey });
-      return json(answer);
+      const { output, version, seq } = await host.invoke(body.input, { requestId, idempotencyKey });
+      return json({ output, version, seq });
     }],
     ["GET", /^\/v1\/agents\/([^/]+)\/state$/, "read", async (_req, [name]) => {
       const host = supervisor.get(name);
