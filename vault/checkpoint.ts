@@ -75,24 +75,21 @@ export interface EncodedCheckpoint {
 /**
  * Encodes a checkpoint blob.
  *
- * @param content Meta plus the snapshot (full) or delta (incremental).
+ * @param meta What the checkpoint says about itself.
+ * @param payload `encode(snapshot)` for a full checkpoint, `encode(delta)` for an incremental one (the
+ *   caller encodes, so it can do so synchronously while the snapshot is still unchanged).
  * @param keyRing Seals the body when given.
  * @returns The blob and its raw size.
  * @throws {VaultError} `CHECKPOINT_TOO_LARGE` past `CHECKPOINT_RAW_BYTES_MAX`.
  */
 export async function encodeCheckpoint(
-  content: CheckpointContent,
+  meta: CheckpointMeta,
+  payload: Uint8Array,
   keyRing?: KeyRing,
 ): Promise<EncodedCheckpoint> {
-  const { meta } = content;
-  assert(
-    (meta.kind === "full") === (content.snapshot !== undefined),
-    "A full checkpoint, and only it, has a snapshot",
-  );
   assert((meta.kind === "full") === (meta.base_id === null), "Only an incremental checkpoint has a base");
   const metaBytes = encode(meta);
-  const payloadBytes = encode(meta.kind === "full" ? content.snapshot : content.delta);
-  const rawBytes = 4 + metaBytes.length + payloadBytes.length;
+  const rawBytes = 4 + metaBytes.length + payload.length;
   if (rawBytes > CHECKPOINT_RAW_BYTES_MAX) {
     throw new VaultError(
       "CHECKPOINT_TOO_LARGE",
@@ -102,7 +99,7 @@ export async function encodeCheckpoint(
   const plain = new Uint8Array(rawBytes);
   new DataView(plain.buffer).setUint32(0, metaBytes.length);
   plain.set(metaBytes, 4);
-  plain.set(payloadBytes, 4 + metaBytes.length);
+  plain.set(payload, 4 + metaBytes.length);
   const compressed = zstd(plain);
   const body = keyRing ? await sealBody(keyRing, compressed) : compressed;
   return { blob: frame(body, rawBytes, keyRing !== undefined), rawBytes };
