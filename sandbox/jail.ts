@@ -3,7 +3,8 @@
  * binary, the shared libraries it links, the directories its code must read (all read-only) and a private,
  * size-capped tmpfs `/tmp` holding a throwaway `DENO_DIR`.
  *
- * What the jail leaves out, on purpose: `/proc` (Deno runs without it; it would expose `/proc/self/*`),
+ * What the jail leaves out, on purpose: `/proc` (Deno runs without it but for `/proc/self/exe`, which is a
+ * plain symlink to the binary here; a procfs would expose `/proc/self/*` and the host kernel's files),
  * `/etc` (no DNS, no users, no certificates: there is no network anyway), `/home`, the host `/tmp`, every
  * device but the minimal `/dev` bubblewrap creates. Every namespace is unshared (user, pid, net, ipc, uts,
  * cgroup, mount), nested user namespaces are disabled, the session is new (no TIOCSTI into the
@@ -116,6 +117,9 @@ export function jailArgs(options: JailOptions): string[] {
   ];
   for (const lib of rt.libs) args.push("--ro-bind", Deno.realPathSync(lib), lib);
   for (const dir of rt.fallbackDirs) args.push("--ro-bind-try", dir, dir);
+  // Deno reads its own path through /proc/self/exe (node: built-ins panic without it): a plain symlink
+  // answers that without mounting a procfs.
+  args.push("--symlink", JAIL_DENO_PATH, "/proc/self/exe");
   args.push("--dev", "/dev", "--size", String(options.tmpBytes), "--tmpfs", "/tmp");
   for (const dir of options.readDirs) {
     assert(dir.startsWith("/"), `A jail read directory must be absolute: ${dir}`);

@@ -64,3 +64,13 @@ assert(RUN_MEMORY_MB_DEFAULT <= MEMORY_MB_MAX, "The default memory bound must be
 assert(TMP_MB_DEFAULT * 2 <= RUN_MEMORY_MB_DEFAULT, "The tmpfs is charged to the memory bound");
 assert(WATCHDOG_SAMPLE_MS * 10 <= 100, "The watchdog must sample many times within a 100 ms margin");
 assert(QUOTA_CONCURRENT_DEFAULT <= QUOTA_CONCURRENT_MAX, "The default concurrency must be allowed");
+
+/** How far past its wall limit an audit case may end and still count as contained. */
+export const AUDIT_WALL_MARGIN_MS = 100;
+/**
+ * How far past its memory bound an audit case may peak under the RSS watchdog (a cgroup allows none):
+ * the watchdog samples every few ms, and a fast bomb touches memory in between.
+ */
+export const AUDIT_WATCHDOG_MEMORY_MARGIN_MB = 128;
+/** Audit cases run at once (each runs sandboxes; two cores run two busy cases without skewing walls). */
+export const AUDIT_CONCURRENCY_DEFAULT = 2;

@@ -38,3 +38,11 @@ export { sandboxRunCommand } from "./run_command.ts";
 export { prefilter, type PrefilterResult, type PrefilterRule, type Violation } from "./prefilter.ts";
 export { runPoolOptions, waitForReadyMark, WarmPool, type WarmPoolOptions } from "./warm_pool.ts";
 export { type SandboxPermit, SandboxQuota, SandboxQuotaError, type SandboxQuotaOptions } from "./quota.ts";
+export {
+  type AuditCaseReport,
+  auditCommand,
+  type AuditOptions,
+  type AuditReport,
+  formatTable,
+  runAudit,
+} from "./audit.ts";

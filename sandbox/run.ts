@@ -9,6 +9,7 @@
 import { encodeFrame } from "../protocol/mod.ts";
 import { type SandboxExit, type SandboxProcess, type SandboxSpec, spawnSandbox, type Tier } from "./spawn.ts";
 import { policyFor } from "./policy.ts";
+import { RUN_MEMORY_MB_DEFAULT, RUN_TIMEOUT_MS_DEFAULT } from "./limits.ts";
 
 /** What `sandbox run --json` prints (CONTRACT.md), plus the measured peak memory. */
 export interface RunResult {
@@ -34,6 +35,10 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Memory of the process tree, MiB. @default 256 */
   memoryMb?: number;
+  /** Extra directories the code may read (bound read-only in the jail; the audit binds canaries). */
+  readDirs?: string[];
+  /** A marker passed as the entry's argument, so a leftover process can be found in /proc. */
+  tag?: string;
 }
 
 const PROJECT_ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -53,12 +58,18 @@ const KILL_REASONS = new Set(["cpu", "memory", "wall", "output"]);
  * @param memoryMb Memory of the tree, MiB.
  * @returns The spec to spawn (or to warm a pool with).
  */
-export function runSpec(tier: Tier, timeoutMs: number, memoryMb: number): SandboxSpec {
+export function runSpec(
+  tier: Tier,
+  timeoutMs: number,
+  memoryMb: number,
+  extra: { readDirs?: string[]; tag?: string } = {},
+): SandboxSpec {
   const policy = policyFor("submitted", { tier, timeoutMs, memoryMb, allowWeakerTier: true });
   return {
     entry: RUN_ENTRY,
+    args: extra.tag ? [extra.tag] : [],
     importMap: IMPORT_MAP,
-    readDirs: [`${PROJECT_ROOT}/agent`, `${PROJECT_ROOT}/protocol`],
+    readDirs: [`${PROJECT_ROOT}/agent`, `${PROJECT_ROOT}/protocol`, ...(extra.readDirs ?? [])],
     tier: policy.tier,
     // The runner starts the wall clock itself, so a pooled sandbox's idle time is not charged.
     limits: { ...policy.limits, wallMs: 0 },
@@ -74,8 +85,8 @@ export function runSpec(tier: Tier, timeoutMs: number, memoryMb: number): Sandbo
  */
 export function runSource(source: string, options: RunOptions = {}): Promise<RunResult> {
   const started = performance.now();
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const spec = runSpec(options.tier ?? "jail", timeoutMs, options.memoryMb ?? 256);
+  const timeoutMs = options.timeoutMs ?? RUN_TIMEOUT_MS_DEFAULT;
+  const spec = runSpec(options.tier ?? "jail", timeoutMs, options.memoryMb ?? RUN_MEMORY_MB_DEFAULT, options);
   const sandbox = spawnSandbox(spec);
   return runInSandbox(sandbox, source, { timeoutMs, started });
 }
@@ -105,7 +116,9 @@ export async function runInSandbox(
   const exit = await sandbox.exited;
   clearTimeout(wall);
   const stdoutBytes = await stdoutDone;
-  return report(sandbox.tier, exit, stdoutBytes, sandbox.stderrTail(), nonce, performance.now() - started);
+  // Duration ends when the last process was reaped, not when temp files were cleaned up.
+  const endedAt = exit.goneAt ?? performance.now();
+  return report(sandbox.tier, exit, stdoutBytes, sandbox.stderrTail(), nonce, endedAt - started);
 }
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {

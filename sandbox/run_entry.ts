@@ -76,7 +76,10 @@ async function readStart(): Promise<{ source: string; nonce: string }> {
 
 writeAll(writeOut, encode(READY_MARK));
 const { source, nonce } = await readStart().catch((e) => fail("sandbox", e));
-const codeUrl = "data:application/typescript;charset=utf-8," + encodeURIComponent(source);
+// Escape the characters encodeURIComponent leaves alone too, so the URL never holds ")" and a stack
+// frame's URL ends exactly at ":line:column".
+const codeUrl = "data:application/typescript;charset=utf-8," +
+  encodeURIComponent(source).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
   fail("Uncaught (in promise)", event.reason);

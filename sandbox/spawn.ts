@@ -77,6 +77,8 @@ export interface SandboxExit {
   killedFor: string | null;
   /** Peak memory of the whole tree, bytes, where measured (cgroup or watchdog). */
   memoryPeakBytes?: number;
+  /** `performance.now()` when the sandbox's last process was reaped (before temp files were removed). */
+  goneAt?: number;
 }
 
 /** A running sandbox. */
@@ -401,8 +403,11 @@ class Sandbox implements SandboxProcess {
     // their pid namespace, so this is normally a no-op).
     this.#killTree();
     await this.#reapCgroup();
-    await Promise.race([stderrDone, new Promise((r) => setTimeout(r, KILL_REAP_MS_MAX))]);
-    const exit = this.#classify(status);
+    const goneAt = performance.now();
+    let stderrTimer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([stderrDone, new Promise((r) => stderrTimer = setTimeout(r, KILL_REAP_MS_MAX))]);
+    clearTimeout(stderrTimer);
+    const exit = { ...this.#classify(status), goneAt };
     this.#cgroup?.remove();
     if (workDir) await Deno.remove(workDir, { recursive: true }).catch(() => {});
     return exit;
