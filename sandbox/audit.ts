@@ -69,7 +69,7 @@ export interface AuditOptions {
 
 const MIB = 1024 * 1024;
 const PROJECT_ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-const PROTECTED_PATH = `${PROJECT_ROOT}/sandbox/run_entry.ts`;
+const RUN_ENTRY_PATH = `${PROJECT_ROOT}/sandbox/run_entry.ts`;
 
 interface AuditContext {
   tier: Tier | "control";
@@ -150,11 +150,15 @@ function memoryBoundName(): string {
 
 async function runCase(c: AuditCase, ctx: AuditContext): Promise<AuditCaseReport> {
   const canaries = createCaseCanaries(ctx.envName, ctx.envSecret);
-  const protectedBefore = await fileDigest(PROTECTED_PATH);
+  // The "own source" a probe attacks is a copy of the run entry in a directory bound into the sandbox
+  // exactly as the real one is, so neither a failing wall nor the unsandboxed control run can damage O.
+  const protectedPath = `${canaries.info.boundDir}/run_entry.ts`;
+  await Deno.copyFile(RUN_ENTRY_PATH, protectedPath);
+  const protectedBefore = await fileDigest(protectedPath);
   const timeoutMs = c.timeoutMs ?? RUN_TIMEOUT_MS_DEFAULT;
   const memoryMb = c.memoryMb ?? RUN_MEMORY_MB_DEFAULT;
   const tag = `o-audit-${crypto.randomUUID()}`;
-  const sources = c.sources({ ...canaries.info, helperPid: ctx.helperPid, protectedPath: PROTECTED_PATH });
+  const sources = c.sources({ ...canaries.info, helperPid: ctx.helperPid, protectedPath });
   const started = performance.now();
   const runs: RunResult[] = [];
   const reasons: string[] = [];
@@ -174,7 +178,9 @@ async function runCase(c: AuditCase, ctx: AuditContext): Promise<AuditCaseReport
       if (leftovers(tag).length > 0) reasons.push(`left processes behind: ${leftovers(tag).join(",")}`);
     }
     reasons.push(...verdict(canaries, runs));
-    if ((await fileDigest(PROTECTED_PATH)) !== protectedBefore) reasons.push("changed a protected file");
+    if ((await fileDigest(protectedPath).catch(() => "gone")) !== protectedBefore) {
+      reasons.push("changed a protected file");
+    }
   } finally {
     await canaries.dispose();
   }
@@ -261,7 +267,7 @@ function controlRun(source: string, timeoutMs: number, denoDir: string): Promise
       "--no-config",
       "--no-lock",
       `--import-map=${PROJECT_ROOT}/agent/import_map.json`,
-      `${PROJECT_ROOT}/sandbox/run_entry.ts`,
+      RUN_ENTRY_PATH,
     ],
     env: { ...Deno.env.toObject(), DENO_DIR: denoDir, NO_COLOR: "1" },
     stdin: "piped",

@@ -86,6 +86,7 @@ const FILE_CASES: AuditCase[] = [
   },
   {
     name: "static bytes import of a file URL",
+    provable: false,
     category: "file",
     expected: "module not found",
     sources: (c) => [
@@ -355,6 +356,17 @@ const NETWORK_CASES: AuditCase[] = [
   },
 ];
 
+const SOCKET_CASE: AuditCase = {
+  name: "Unix socket on the host",
+  category: "network",
+  expected: "denied",
+  sources: (c) => [probe(`__all({
+    deno: async () => { const s = await Deno.connect({ transport: "unix", path: ${
+    j(c.socketPath)
+  } }); s.close(); return "connected"; },
+  })`)],
+};
+
 const INTERNALS_CASES: AuditCase[] = [
   {
     name: "Deno[Deno.internal] and core ops",
@@ -456,6 +468,19 @@ const PROCESS_CASES: AuditCase[] = [
     ],
   },
 ];
+
+const SIGNAL_CASE: AuditCase = {
+  name: "signal a host process",
+  category: "process",
+  expected: "denied",
+  sources: (c) => [
+    `import process from "node:process";\n` + probe(`__all({
+      deno: () => Deno.kill(${c.victimPid}, "SIGKILL"),
+      node: () => process.kill(${c.victimPid}, "SIGKILL"),
+      group: () => Deno.kill(-${c.victimPid}, "SIGKILL"),
+    })`),
+  ],
+};
 
 const WRITE_CASES: AuditCase[] = [
   {
@@ -734,8 +759,10 @@ export const AUDIT_CASES: readonly AuditCase[] = [
   ...FILE_CASES,
   ...ENV_CASES,
   ...NETWORK_CASES,
+  SOCKET_CASE,
   ...INTERNALS_CASES,
   ...PROCESS_CASES,
+  SIGNAL_CASE,
   ...WRITE_CASES,
   ...PERSISTENCE_CASES,
   ...EXHAUSTION_CASES,

@@ -39,6 +39,10 @@ export interface CanaryInfo {
   persistToken: string;
   /** A directory bound read-only into the sandbox, holding a symlink `link` to the secret. */
   boundDir: string;
+  /** A Unix socket listening in the case's directory. */
+  socketPath: string;
+  /** A host process the sandbox must not be able to signal. */
+  victimPid: number;
 }
 
 /** Tripwires of one case, checked after it ran. */
@@ -46,22 +50,31 @@ export class CaseCanaries {
   readonly info: CanaryInfo;
   readonly #fileSecret: string;
   readonly #envSecret: string;
-  readonly #listener: Deno.Listener;
+  readonly #listeners: Deno.Listener[];
   #connections = 0;
-  readonly #accepting: Promise<void>;
+  readonly #accepting: Promise<void>[];
+  readonly #victim: Deno.ChildProcess;
+  #victimExited = false;
 
   /** Use {@link createCaseCanaries}. */
-  constructor(info: CanaryInfo, fileSecret: string, envSecret: string, listener: Deno.Listener) {
+  constructor(
+    info: CanaryInfo,
+    secrets: { file: string; env: string },
+    listeners: Deno.Listener[],
+    victim: Deno.ChildProcess,
+  ) {
     this.info = info;
-    this.#fileSecret = fileSecret;
-    this.#envSecret = envSecret;
-    this.#listener = listener;
-    this.#accepting = this.#accept();
+    this.#fileSecret = secrets.file;
+    this.#envSecret = secrets.env;
+    this.#listeners = listeners;
+    this.#accepting = listeners.map((l) => this.#accept(l));
+    this.#victim = victim;
+    victim.status.then(() => this.#victimExited = true);
   }
 
-  async #accept(): Promise<void> {
+  async #accept(listener: Deno.Listener): Promise<void> {
     try {
-      for await (const conn of this.#listener) {
+      for await (const conn of listener) {
         this.#connections++;
         conn.close();
       }
@@ -86,7 +99,8 @@ export class CaseCanaries {
     const all = outputs.join("\n");
     if (all.includes(this.#fileSecret)) found.push("read the secret file");
     if (all.includes(this.#envSecret)) found.push("read the secret environment variable");
-    if (this.#connections > 0) found.push(`connected to the host listener (${this.#connections}x)`);
+    if (this.#connections > 0) found.push(`connected to a host listener (${this.#connections}x)`);
+    if (this.#victimExited) found.push("killed a host process");
     try {
       Deno.lstatSync(this.info.writePath);
       found.push("wrote outside the sandbox");
@@ -98,8 +112,10 @@ export class CaseCanaries {
 
   /** Closes the listener and removes the case's files. */
   async dispose(): Promise<void> {
-    this.#listener.close();
-    await this.#accepting;
+    for (const l of this.#listeners) l.close();
+    await Promise.all(this.#accepting);
+    if (!this.#victimExited) this.#victim.kill("SIGKILL");
+    await this.#victim.status;
     await Deno.remove(this.info.dir, { recursive: true }).catch(() => {});
     await Deno.remove(this.info.boundDir, { recursive: true }).catch(() => {});
   }
@@ -133,6 +149,8 @@ export function createCaseCanaries(envName: string, envSecret: string): CaseCana
     envName,
     persistToken: token("PERSIST"),
     boundDir,
+    socketPath: `${dir}/canary.sock`,
+    victimPid: 0,
   };
   Deno.writeTextFileSync(info.secretPath, fileSecret);
   Deno.writeTextFileSync(info.secretJsonPath, JSON.stringify({ secret: fileSecret }));
@@ -145,7 +163,11 @@ export function createCaseCanaries(envName: string, envSecret: string): CaseCana
   db.exec("CREATE TABLE t(secret TEXT)");
   db.prepare("INSERT INTO t VALUES (?)").run(fileSecret);
   db.close();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  info.port = (listener.addr as Deno.NetAddr).port;
-  return new CaseCanaries(info, fileSecret, envSecret, listener);
+  const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  info.port = (tcp.addr as Deno.NetAddr).port;
+  const unix = Deno.listen({ transport: "unix", path: info.socketPath });
+  const victim = new Deno.Command("sleep", { args: ["600"], stdin: "null", stdout: "null", stderr: "null" })
+    .spawn();
+  info.victimPid = victim.pid;
+  return new CaseCanaries(info, { file: fileSecret, env: envSecret }, [tcp, unix], victim);
 }
