@@ -16,6 +16,7 @@ import { AUDIT_CASES, type AuditCase, type AuditCategory } from "./audit_cases.t
 import { type CaseCanaries, createCaseCanaries } from "./canaries.ts";
 import { detectCgroups } from "./cgroup.ts";
 import { findBwrap } from "./jail.ts";
+import { leftoverPids } from "./leftovers.ts";
 import {
   AUDIT_CONCURRENCY_DEFAULT,
   AUDIT_WALL_MARGIN_MS,
@@ -175,7 +176,7 @@ async function runCase(c: AuditCase, ctx: AuditContext): Promise<AuditCaseReport
         });
       runs.push(run);
       reasons.push(...containment(run, timeoutMs, memoryMb, ctx));
-      if (leftovers(tag).length > 0) reasons.push(`left processes behind: ${leftovers(tag).join(",")}`);
+      if (leftoverPids(tag).length > 0) reasons.push(`left processes behind: ${leftoverPids(tag).join(",")}`);
     }
     reasons.push(...verdict(canaries, runs));
     if ((await fileDigest(protectedPath).catch(() => "gone")) !== protectedBefore) {
@@ -221,20 +222,6 @@ function containment(run: RunResult, timeoutMs: number, memoryMb: number, ctx: A
     out.push(`peaked at ${Math.round(run.memory_peak_bytes / MIB)} MiB, past its ${memoryMb} MiB bound`);
   }
   return out;
-}
-
-/** Pids of processes whose command line carries `tag` (a sandbox that outlived its run). */
-function leftovers(tag: string): number[] {
-  const found: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(tag)) found.push(Number(entry.name));
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return found;
 }
 
 async function fileDigest(path: string): Promise<string> {
