@@ -234,7 +234,7 @@ export class AgentHost {
 
   /** The version of the live code: the declared one, plus a suffix for evolved code. */
   get version(): string {
-    return this.#versionLabel ?? this.version;
+    return this.#versionLabel ?? this.#info.version;
   }
 
   /** The live code. */
@@ -567,7 +567,14 @@ export class AgentHost {
     const tap = this.#deps.onAnswered;
     if (tap === undefined) return;
     try {
-      tap({ agent: this.name, requestId: entry.requestId, input: entry.input, output: msg.output, ms: msg.ms, tools: entry.tools });
+      tap({
+        agent: this.name,
+        requestId: entry.requestId,
+        input: entry.input,
+        output: msg.output,
+        ms: msg.ms,
+        tools: entry.tools,
+      });
     } catch (e) {
       this.#deps.log.error("traffic tap failed", { agent: this.name, error: e });
     }
@@ -583,7 +590,10 @@ export class AgentHost {
    */
   async replaceCode(source: string, versionLabel: string | undefined): Promise<void> {
     if (this.#status !== "ready") {
-      throw new SupervisorError("AGENT_UNAVAILABLE", `Cannot replace the code of '${this.name}': it is ${this.#status}`);
+      throw new SupervisorError(
+        "AGENT_UNAVAILABLE",
+        `Cannot replace the code of '${this.name}': it is ${this.#status}`,
+      );
     }
     this.#status = "restarting";
     const deadline = this.#now() + INVOKE_TIMEOUT_MS;
@@ -593,7 +603,9 @@ export class AgentHost {
     for (const [id, entry] of this.#inflight) {
       clearTimeout(entry.timer);
       this.#inflight.delete(id);
-      entry.reject(new SupervisorError("AGENT_CRASHED", `Cannot invoke '${this.name}': its code was replaced`));
+      entry.reject(
+        new SupervisorError("AGENT_CRASHED", `Cannot invoke '${this.name}': its code was replaced`),
+      );
     }
     old.channel?.kill("code replaced");
     this.#source = source;

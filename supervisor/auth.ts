@@ -35,7 +35,7 @@ export interface TokenRecord {
 export interface TokenStore {
   kvPut(namespace: string, key: string, value: unknown): Promise<void>;
   kvGet(namespace: string, key: string): Promise<unknown>;
-  kvList(namespace: string): Promise<{ key: string; value: unknown }[]>;
+  kvList(namespace: string, options?: { limit?: number }): Promise<{ key: string; value: unknown }[]>;
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -59,7 +59,9 @@ export function constantTimeEqual(a: string, b: string): boolean {
  */
 export function parseDuration(text: string): number {
   const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
-  if (m === null) throw new TypeError(`Cannot parse duration '${text}': use a number and s, m, h or d (e.g. 30d)`);
+  if (m === null) {
+    throw new TypeError(`Cannot parse duration '${text}': use a number and s, m, h or d (e.g. 30d)`);
+  }
   const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
   return Number(m[1]) * unit;
 }
@@ -68,7 +70,9 @@ export function parseDuration(text: string): number {
 export function parseScopes(text: string): Scope[] {
   const scopes = text.split(",").map((s) => s.trim()).filter(Boolean);
   for (const s of scopes) {
-    if (!SCOPES.includes(s as Scope)) throw new TypeError(`Cannot use scope '${s}': known scopes are ${SCOPES.join(", ")}`);
+    if (!SCOPES.includes(s as Scope)) {
+      throw new TypeError(`Cannot use scope '${s}': known scopes are ${SCOPES.join(", ")}`);
+    }
   }
   if (scopes.length === 0) throw new TypeError("Cannot create a token without a scope");
   return [...new Set(scopes)] as Scope[];
@@ -85,15 +89,20 @@ export async function createToken(
   options: { name: string; scopes: Scope[]; expiresInMs?: number; now?: number },
 ): Promise<{ token: string; record: TokenRecord }> {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(options.name)) {
-    throw new TypeError(`Cannot create token: name must be 1..64 chars of [A-Za-z0-9._-]: current value is ${options.name}`);
+    throw new TypeError(
+      `Cannot create token: name must be 1..64 chars of [A-Za-z0-9._-]: current value is ${options.name}`,
+    );
   }
   const existing = await store.kvGet(TOKEN_NAMESPACE, options.name) as TokenRecord | undefined;
-  if (existing && existing.revoked_ms === null) throw new TypeError(`Cannot create token: '${options.name}' exists`);
+  if (existing && existing.revoked_ms === null) {
+    throw new TypeError(`Cannot create token: '${options.name}' exists`);
+  }
   if ((await store.kvList(TOKEN_NAMESPACE)).length >= TOKENS_MAX) {
     throw new TypeError(`Cannot create token: ${TOKENS_MAX} tokens exist`);
   }
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const token = "o_" + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const token = "o_" +
+    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   const now = options.now ?? Date.now();
   const record: TokenRecord = {
     name: options.name,
@@ -146,10 +155,15 @@ export class Authenticator {
     this.#loadedAt = this.#now();
   }
 
-  /** Whether auth is on: `--require-auth`, or any token was ever created. */
+  /**
+   * Whether auth is on: `--require-auth`, or any token was ever created (revoked ones count, so auth never
+   * switches off again). While it is off, every call asks the store, so the first token locks the API at
+   * once, not after a cache period.
+   */
   async enabled(): Promise<boolean> {
-    if (this.#requireAuth) return true;
-    if (this.#now() - this.#loadedAt > TOKEN_CACHE_MS) await this.#refresh();
+    if (this.#requireAuth || this.#records.length > 0) return true;
+    const any = await this.#store.kvList(TOKEN_NAMESPACE, { limit: 1 });
+    if (any.length > 0) await this.#refresh();
     return this.#records.length > 0;
   }
 
@@ -161,8 +175,11 @@ export class Authenticator {
    */
   async check(header: string | null, scope: Scope | null): Promise<Principal | null> {
     if (!await this.enabled()) return null;
+    if (this.#now() - this.#loadedAt > TOKEN_CACHE_MS) await this.#refresh();
     const m = header === null ? null : /^Bearer\s+(\S+)$/i.exec(header);
-    if (m === null) throw new SupervisorError("UNAUTHORIZED", "Cannot serve /v1 without 'Authorization: Bearer <token>'");
+    if (m === null) {
+      throw new SupervisorError("UNAUTHORIZED", "Cannot serve /v1 without 'Authorization: Bearer <token>'");
+    }
     const hash = await sha256Hex(m[1]);
     let record = this.#find(hash);
     if (record === undefined && this.#now() - this.#missAt > TOKEN_MISS_REFRESH_MS) {
@@ -172,7 +189,9 @@ export class Authenticator {
     }
     const now = this.#now();
     if (record === undefined) throw new SupervisorError("UNAUTHORIZED", "Cannot authenticate: unknown token");
-    if (record.revoked_ms !== null) throw new SupervisorError("UNAUTHORIZED", `Cannot authenticate: token '${record.name}' is revoked`);
+    if (record.revoked_ms !== null) {
+      throw new SupervisorError("UNAUTHORIZED", `Cannot authenticate: token '${record.name}' is revoked`);
+    }
     if (record.expires_ms !== null && record.expires_ms <= now) {
       throw new SupervisorError("UNAUTHORIZED", `Cannot authenticate: token '${record.name}' expired`);
     }

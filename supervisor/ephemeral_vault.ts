@@ -6,7 +6,13 @@
  * @module
  */
 import type { Snapshot } from "../protocol/mod.ts";
-import type { AppendResult, CheckpointInfo, IdempotentHit, RecoveredAgent, WalEntry } from "../vault/types.ts";
+import type {
+  AppendResult,
+  CheckpointInfo,
+  IdempotentHit,
+  RecoveredAgent,
+  WalEntry,
+} from "../vault/types.ts";
 import { SupervisorError } from "./errors.ts";
 import type { HostVault } from "./host_deps.ts";
 
@@ -40,6 +46,8 @@ export class EphemeralVault implements HostVault {
   }
 
   checkpoint(_agent: string, _snapshot: Snapshot, _seq: number): Promise<CheckpointInfo> {
-    return Promise.reject(new SupervisorError("SHADOW_NO_CHECKPOINT", "Cannot checkpoint a shadow: it persists nothing"));
+    return Promise.reject(
+      new SupervisorError("SHADOW_NO_CHECKPOINT", "Cannot checkpoint a shadow: it persists nothing"),
+    );
   }
 }

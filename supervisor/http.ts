@@ -118,10 +118,15 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       const h = supervisor.health();
       return json(h, 200);
     }],
-    ["GET", /^\/metrics$/, options.metricsAuth ? "read" : null, () =>
-      new Response(metrics.registry.render(), {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-      })],
+    [
+      "GET",
+      /^\/metrics$/,
+      options.metricsAuth ? "read" : null,
+      () =>
+        new Response(metrics.registry.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        }),
+    ],
     [
       "GET",
       /^\/$/,
@@ -137,7 +142,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
           status: h.status,
           doc: h.info.doc,
           seq,
-          shadows: 0,
+          shadows: supervisor.splitter.count(h.name),
           restarts: h.restarts,
           state_bytes: JSON.stringify(snapshot).length,
         };
@@ -196,9 +201,17 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       if (m === null) continue;
       pathMatched = true;
       if (req.method !== method && !(method === "GET" && req.method === "HEAD")) continue;
-      const principal = scope === null ? null : await options.auth?.check(req.headers.get("authorization"), scope);
+      const principal = scope === null
+        ? null
+        : await options.auth?.check(req.headers.get("authorization"), scope);
       if (principal && scope === "admin") {
-        log.info("admin action", { audit: true, token: principal.name, method: req.method, path: url.pathname, request_id: requestId });
+        log.info("admin action", {
+          audit: true,
+          token: principal.name,
+          method: req.method,
+          path: url.pathname,
+          request_id: requestId,
+        });
       }
       const params = m.slice(1).map((p) => decodeURIComponent(p));
       return { response: await handler(req, params, requestId), route: pattern.source };

@@ -29,4 +29,4 @@ export {
   type TokenRecord,
   type TokenStore,
 } from "./auth.ts";
-export { tokenCommand, TOKEN_USAGE } from "./token_command.ts";
+export { TOKEN_USAGE, tokenCommand } from "./token_command.ts";

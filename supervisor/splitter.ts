@@ -94,7 +94,9 @@ export class Shadow {
     for (const [k, v] of tools) {
       this.#recorded.delete(k);
       this.#recorded.set(k, v);
-      if (this.#recorded.size > RECORDED_ANSWERS_MAX) this.#recorded.delete(this.#recorded.keys().next().value!);
+      if (this.#recorded.size > RECORDED_ANSWERS_MAX) {
+        this.#recorded.delete(this.#recorded.keys().next().value!);
+      }
     }
   }
 
@@ -119,10 +121,23 @@ export class Shadow {
     try {
       const answer = await this.host.invoke(input, { requestId: `${requestId}/shadow-${this.spec.id}` });
       const ms = answer.ms ?? performance.now() - started;
-      comparison = { request_id: requestId, equal: deepEqual(answer.output, live.output), live_ms: live.ms, shadow_ms: ms, source };
+      comparison = {
+        request_id: requestId,
+        equal: deepEqual(answer.output, live.output),
+        live_ms: live.ms,
+        shadow_ms: ms,
+        source,
+      };
     } catch (e) {
       const code = e instanceof SupervisorError ? e.code : "INTERNAL";
-      comparison = { request_id: requestId, equal: false, live_ms: live.ms, shadow_ms: performance.now() - started, error: code, source };
+      comparison = {
+        request_id: requestId,
+        equal: false,
+        live_ms: live.ms,
+        shadow_ms: performance.now() - started,
+        error: code,
+        source,
+      };
     } finally {
       this.#queued--;
     }
@@ -149,7 +164,9 @@ export class TrafficSplitter {
    * @param random The coin, injectable for deterministic tests. @default Math.random
    */
   constructor(share = 1, random: () => number = Math.random) {
-    if (!(share >= 0 && share <= 1)) throw new RangeError(`Cannot mirror a share of ${share}: it must be within 0..1`);
+    if (!(share >= 0 && share <= 1)) {
+      throw new RangeError(`Cannot mirror a share of ${share}: it must be within 0..1`);
+    }
     this.share = share;
     this.#random = random;
   }
@@ -168,7 +185,10 @@ export class TrafficSplitter {
   add(shadow: Shadow): void {
     const agent = shadow.spec.agent;
     if (this.count(agent) >= SHADOWS_PER_AGENT_MAX || this.count() >= SHADOWS_MAX) {
-      throw new SupervisorError("SHADOWS_FULL", `Cannot add a shadow of '${agent}': the shadow limit is reached`);
+      throw new SupervisorError(
+        "SHADOWS_FULL",
+        `Cannot add a shadow of '${agent}': the shadow limit is reached`,
+      );
     }
     let set = this.#shadows.get(agent);
     if (set === undefined) this.#shadows.set(agent, set = new Map());

@@ -24,6 +24,7 @@ import { SupervisorError } from "./errors.ts";
 import type { HostVault } from "./host_deps.ts";
 import { SHUTDOWN_GRACE_MS } from "./limits.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
+import { TrafficSplitter } from "./splitter.ts";
 
 /** The project root, where `agent/` and `protocol/` live (read-only inside every sandbox). */
 export const PROJECT_ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -63,6 +64,8 @@ export class Supervisor {
   readonly #opts: SupervisorOptions;
   readonly #hosts = new Map<string, AgentHost>();
   readonly #broker: Broker;
+  /** Mirrors live traffic to shadows. */
+  readonly splitter: TrafficSplitter = new TrafficSplitter();
   readonly startedAt = Date.now();
   #stopping = false;
 
@@ -140,6 +143,7 @@ export class Supervisor {
       metrics: o.metrics,
       grant: this.#grant(info.name, info),
       warmStandby: o.warmStandby,
+      onAnswered: (answer) => this.splitter.tap(answer),
     });
     if (this.#hosts.has(info.name)) {
       await host.stop(0);
@@ -191,6 +195,11 @@ export class Supervisor {
     }));
   }
 
+  /** The broker every host's tool calls go through. */
+  get broker(): Broker {
+    return this.#broker;
+  }
+
   /** The host of `name`. @throws {SupervisorError} `AGENT_NOT_FOUND`. */
   get(name: string): AgentHost {
     const host = this.#hosts.get(name);
@@ -209,7 +218,12 @@ export class Supervisor {
     let degraded = false;
     for (const [name, host] of this.#hosts) {
       if (host.status !== "ready") degraded = true;
-      agents[name] = { status: host.status, version: host.version, restarts: host.restarts, shadows: 0 };
+      agents[name] = {
+        status: host.status,
+        version: host.version,
+        restarts: host.restarts,
+        shadows: this.splitter.count(name),
+      };
     }
     return {
       status: degraded ? "degraded" : "ok",

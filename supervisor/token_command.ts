@@ -78,7 +78,13 @@ export async function tokenCommand(args: string[]): Promise<number> {
           revoked: r.revoked_ms !== null,
         }));
         if (values.json) console.log(JSON.stringify(rows));
-        else for (const r of rows) console.log(`${r.name}\t${r.scopes.join(",")}\t${r.expires_at ?? "never"}\t${r.revoked ? "revoked" : "live"}`);
+        else {for (const r of rows) {
+            console.log(
+              `${r.name}\t${r.scopes.join(",")}\t${r.expires_at ?? "never"}\t${
+                r.revoked ? "revoked" : "live"
+              }`,
+            );
+          }}
         return 0;
       }
       case "revoke": {

@@ -39,7 +39,12 @@ Deno.test("server answers each bad request with its status and keeps serving", a
       ["unknown route", post(`${server.url}/v2/whatever`, {}), 404, "NOT_FOUND"],
       ["wrong method", post(`${server.url}/health`, {}), 405, "METHOD_NOT_ALLOWED"],
       ["handler error", post(invoke, { input: { add: 5 } }), 422, "AGENT_ERROR"],
-      ["bad request id", post(invoke, { input: {} }, { "x-request-id": "bad id with spaces" }), 400, "BAD_REQUEST"],
+      [
+        "bad request id",
+        post(invoke, { input: {} }, { "x-request-id": "bad id with spaces" }),
+        400,
+        "BAD_REQUEST",
+      ],
     ];
     for (const [what, pending, status, code] of cases) {
       const r = await pending;
@@ -61,7 +66,10 @@ Deno.test("server answers 200 concurrent invokes, each exactly once in state", a
   try {
     const n = 200;
     const answers = await Promise.all(
-      Array.from({ length: n }, (_, i) => post(`${server.url}/v1/agents/counter/invoke`, { input: { add: `k${i}` } })),
+      Array.from(
+        { length: n },
+        (_, i) => post(`${server.url}/v1/agents/counter/invoke`, { input: { add: `k${i}` } }),
+      ),
     );
     for (const a of answers) strictEqual(a.status, 200);
     const seqs = new Set(answers.map((a) => a.body.seq));
@@ -114,7 +122,10 @@ Deno.test("a SIGKILLed agent sandbox is restarted, later requests succeed, /heal
     await new Promise((r) => setTimeout(r, 300));
     stop = true;
     const statuses = await flow;
-    ok(statuses.every((s) => s === 200 || s === 503), `only 200 or 503 while restarting: ${[...new Set(statuses)]}`);
+    ok(
+      statuses.every((s) => s === 200 || s === 503),
+      `only 200 or 503 while restarting: ${[...new Set(statuses)]}`,
+    );
     const after = await post(url, { input: { add: "after" } });
     strictEqual(after.status, 200);
     const health = await (await fetch(`${server.url}/health`)).json();
