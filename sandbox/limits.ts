@@ -44,6 +44,11 @@ export const REAP_POLL_MS = 2;
 
 /** Largest warm pool for one spec shape. */
 export const WARM_POOL_SIZE_MAX = 32;
+/**
+ * How long a take waits before the pool spawns its replacement: a spawn blocks the supervisor's event loop
+ * for a few ms and its start burns CPU, so it waits until the taker's first exchange is done.
+ */
+export const WARM_POOL_REFILL_DELAY_MS = 25;
 /** Sandboxes the admission controller lets run at once, by default. */
 export const QUOTA_CONCURRENT_DEFAULT = 16;
 /** Largest number of sandboxes the admission controller can be configured to run at once. */

@@ -46,3 +46,4 @@ export {
   formatTable,
   runAudit,
 } from "./audit.ts";
+export { benchSandbox, type SandboxBench, type SandboxBenchOptions } from "./bench.ts";

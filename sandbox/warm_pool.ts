@@ -18,7 +18,7 @@
  * @module
  */
 import { assert } from "../protocol/mod.ts";
-import { WARM_POOL_SIZE_MAX } from "./limits.ts";
+import { WARM_POOL_REFILL_DELAY_MS, WARM_POOL_SIZE_MAX } from "./limits.ts";
 import { READY_MARK, runSpec } from "./run.ts";
 import { type SandboxProcess, type SandboxSpec, spawnSandbox, type Tier } from "./spawn.ts";
 
@@ -49,6 +49,7 @@ export class WarmPool {
   #starting = 0;
   #closed = false;
   #coldStarts = 0;
+  #refillTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @throws {RangeError} When `size` is not an integer in [0, WARM_POOL_SIZE_MAX]. */
   constructor(options: WarmPoolOptions) {
@@ -84,7 +85,7 @@ export class WarmPool {
     const at = this.#idle.findIndex((i) => i.ready);
     if (at >= 0) {
       const [{ sandbox }] = this.#idle.splice(at, 1);
-      this.#refill();
+      this.#refillSoon();
       return sandbox;
     }
     this.#coldStarts++;
@@ -102,11 +103,20 @@ export class WarmPool {
   /** Kills every idle sandbox and stops refilling; waits until they are reaped. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#refillTimer);
     const idle = this.#idle;
     this.#idle = [];
     for (const i of idle) i.sandbox.kill("pool closed");
     await Promise.all(idle.map((i) => i.sandbox.exited));
     while (this.#starting > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  #refillSoon(): void {
+    if (this.#refillTimer !== undefined) return;
+    this.#refillTimer = setTimeout(() => {
+      this.#refillTimer = undefined;
+      this.#refill();
+    }, WARM_POOL_REFILL_DELAY_MS);
   }
 
   #refill(): void {
