@@ -32,6 +32,19 @@ export interface CgroupBounds {
 const PARENT_NAME = "o-sandboxes";
 let support: CgroupSupport | undefined;
 let groupCounter = 0;
+let cgroupsEnabled = true;
+
+/**
+ * Turns per-sandbox cgroups off (or back on) for sandboxes spawned from now on, so the RSS watchdog
+ * bounds memory instead. For tests of the fallback and for hosts whose cgroups misbehave; the environment
+ * variable `O_SANDBOX_CGROUPS=off` does the same at start.
+ *
+ * @param enabled Whether cgroups may be used.
+ */
+export function setCgroupsEnabled(enabled: boolean): void {
+  cgroupsEnabled = enabled;
+  support = undefined;
+}
 
 interface Mount {
   fsType: string;
@@ -117,6 +130,10 @@ function detectV2(mounts: Mount[], own: Map<string, string>, controller: string)
  */
 export function detectCgroups(): CgroupSupport {
   if (support) return support;
+  if (!cgroupsEnabled || Deno.env.get("O_SANDBOX_CGROUPS") === "off") {
+    support = { memory: null, pids: null };
+    return support;
+  }
   let mounts: Mount[] = [];
   let own = new Map<string, string>();
   try {
