@@ -58,7 +58,7 @@ export interface CheckpointMeta {
   history: HistoryEntry[];
 }
 
-/** A decoded checkpoint. `snapshot` for full ones, `delta` for incremental ones (absent with `metaOnly`). */
+/** A decoded checkpoint. `snapshot` for full ones, `delta` for incremental ones (the snapshot is absent with `skipSnapshot`). */
 export interface CheckpointContent {
   meta: CheckpointMeta;
   snapshot?: Snapshot;
@@ -170,14 +170,15 @@ export function verifyCheckpoint(blob: Uint8Array): CheckpointHeader {
  * Verifies and decodes a blob.
  *
  * @param blob The stored bytes.
- * @param options `keyRing` opens sealed bodies; `metaOnly` skips decoding the payload.
- * @returns The meta, plus the snapshot or delta unless `metaOnly`.
+ * @param options `keyRing` opens sealed bodies; `skipSnapshot` skips decoding a full checkpoint's snapshot
+ *   (the costly part; an incremental's delta is always decoded).
+ * @returns The meta, plus the delta, or the snapshot unless `skipSnapshot`.
  * @throws {CheckpointCorruptError} When any check fails; {@link VaultKeyError} when the key is missing or
  *   unknown (a configuration problem, not corruption).
  */
 export async function decodeCheckpoint(
   blob: Uint8Array,
-  options: { keyRing?: KeyRing; metaOnly?: boolean } = {},
+  options: { keyRing?: KeyRing; skipSnapshot?: boolean } = {},
 ): Promise<CheckpointContent> {
   const header = verifyCheckpoint(blob);
   let compressed = blob.subarray(CHECKPOINT_HEADER_BYTES);
@@ -195,7 +196,7 @@ export async function decodeCheckpoint(
   const metaBytes = new DataView(plain.buffer, plain.byteOffset, 4).getUint32(0);
   if (4 + metaBytes > plain.length) throw corrupt("meta section overruns the body");
   const meta = checkMeta(decodeOrCorrupt(plain.subarray(4, 4 + metaBytes)));
-  if (options.metaOnly) return { meta };
+  if (options.skipSnapshot && meta.kind === "full") return { meta };
   const payload = decodeOrCorrupt(plain.subarray(4 + metaBytes));
   if (meta.kind === "full") return { meta, snapshot: checkSnapshot(payload) };
   try {

@@ -188,7 +188,7 @@ export class CheckpointStore {
   async #read(
     agent: string,
     id: string,
-    metaOnly: boolean,
+    skipSnapshot: boolean,
   ): Promise<CheckpointContent & { rawBytes: number }> {
     let first: unknown;
     for (const source of ["backend", "file"] as const) {
@@ -199,7 +199,7 @@ export class CheckpointStore {
         if (blob === undefined) {
           throw new VaultError("CHECKPOINT_CORRUPT", `Cannot find checkpoint ${id} in the ${source}`);
         }
-        const content = await decodeCheckpoint(blob, { keyRing: this.#keyRing, metaOnly: metaOnly });
+        const content = await decodeCheckpoint(blob, { keyRing: this.#keyRing, skipSnapshot });
         const { meta } = content;
         if (meta.agent !== agent || meta.id !== id) {
           throw new VaultError(

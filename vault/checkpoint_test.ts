@@ -30,7 +30,7 @@ Deno.test("encodeCheckpoint() round-trips a full checkpoint through decodeCheckp
   const decoded = await decodeCheckpoint(blob);
   deepStrictEqual(decoded.meta, metaOf());
   deepStrictEqual(decoded.snapshot, SNAPSHOT);
-  strictEqual((await decodeCheckpoint(blob, { metaOnly: true })).snapshot, undefined);
+  strictEqual((await decodeCheckpoint(blob, { skipSnapshot: true })).snapshot, undefined);
 });
 
 Deno.test("encodeCheckpoint() round-trips an incremental checkpoint's delta", async () => {

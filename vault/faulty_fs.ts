@@ -71,11 +71,20 @@ export class FaultyFileSystem implements FileSystem {
   #planned: Fault[] = [];
   #tracked = new Map<string, Tracked>();
   #handles = new Set<FaultySegmentFile>();
+  #dead = false;
+  #seed: number;
 
   constructor(options: FaultyFileSystemOptions) {
     this.#inner = options.inner ?? new DenoFileSystem();
     this.#random = seededRandom(options.seed);
     this.#rates = options.rates ?? {};
+    this.#seed = options.seed;
+  }
+
+  #alive(op: FaultOp | "readDir" | "mkdirp" | "exists", path: string): void {
+    if (this.#dead) {
+      throw new InjectedFaultError("EIO", `Input/output error: ${op} ${path} after a simulated crash`);
+    }
   }
 
   /** Schedules `fault` for the next matching operation. */
@@ -99,6 +108,7 @@ export class FaultyFileSystem implements FileSystem {
    * @internal Used by the file handles.
    */
   fault(op: FaultOp, path: string): FaultKind | undefined {
+    this.#alive(op, path);
     const at = this.#planned.findIndex((f) => f.op === op && (f.path === undefined || path.includes(f.path)));
     let kind: FaultKind | undefined;
     if (at >= 0) kind = this.#planned.splice(at, 1)[0].kind ?? "eio";
@@ -133,13 +143,14 @@ export class FaultyFileSystem implements FileSystem {
     return handle;
   }
 
-  readFile(path: string): Promise<Uint8Array> {
-    if (this.fault("read", path)) return Promise.reject(injectedError("eio", "read", path));
-    return this.#inner.readFile(path);
+  async readFile(path: string): Promise<Uint8Array> {
+    if (this.fault("read", path)) throw injectedError("eio", "read", path);
+    return await this.#inner.readFile(path);
   }
 
-  readDir(path: string): Promise<string[]> {
-    return this.#inner.readDir(path);
+  async readDir(path: string): Promise<string[]> {
+    this.#alive("readDir", path);
+    return await this.#inner.readDir(path);
   }
 
   async remove(path: string): Promise<void> {
@@ -157,8 +168,9 @@ export class FaultyFileSystem implements FileSystem {
     else this.#tracked.delete(to);
   }
 
-  mkdirp(path: string): Promise<void> {
-    return this.#inner.mkdirp(path);
+  async mkdirp(path: string): Promise<void> {
+    this.#alive("mkdirp", path);
+    return await this.#inner.mkdirp(path);
   }
 
   async syncDir(path: string): Promise<void> {
@@ -166,16 +178,21 @@ export class FaultyFileSystem implements FileSystem {
     await this.#inner.syncDir(path);
   }
 
-  exists(path: string): Promise<boolean> {
-    return this.#inner.exists(path);
+  async exists(path: string): Promise<boolean> {
+    this.#alive("exists", path);
+    return await this.#inner.exists(path);
   }
 
   /**
-   * Simulates power loss. Every open handle dies; every tracked file is rewritten to its durable bytes.
-   * With `tear`, each file that had unsynced bytes past its durable end keeps a random prefix of them,
-   * and the kept tail's last byte may be garbled, as a torn sector would leave it.
+   * Simulates power loss. This file system and every handle it gave out die (later calls fail, as the
+   * old process would); every tracked file is rewritten to its durable bytes. With `tear`, each file
+   * that had unsynced bytes past its durable end keeps a random prefix of them, and the kept tail's last
+   * byte may be garbled, as a torn sector would leave it.
+   *
+   * @returns A fresh file system over the same files, for the "rebooted" process (no faults planned).
    */
-  async crash(options: { tear?: boolean } = {}): Promise<void> {
+  async crash(options: { tear?: boolean } = {}): Promise<FaultyFileSystem> {
+    this.#dead = true;
     for (const handle of this.#handles) handle.kill();
     this.#handles.clear();
     for (const [path, tracked] of this.#tracked) {
@@ -185,8 +202,8 @@ export class FaultyFileSystem implements FileSystem {
       }
       const content = await this.#crashContent(path, tracked, options.tear === true);
       await this.#overwrite(path, content);
-      this.#tracked.set(path, { durable: content, dirtyFrom: Infinity });
     }
+    return new FaultyFileSystem({ seed: this.#seed + 1, inner: this.#inner });
   }
 
   async #crashContent(path: string, tracked: Tracked, tear: boolean): Promise<Uint8Array> {

@@ -543,6 +543,9 @@ async function createSegment(fs: FileSystem, dir: string, firstSeq: number): Pro
     await fs.syncDir(dir);
   } catch (e) {
     file.close();
+    // Leave no empty file behind if possible: the next rotation may use another name. (A leftover is
+    // harmless anyway: the scan ignores empty segments named below the seq reached.)
+    await fs.remove(path).catch(() => {});
     throw ioError(`Cannot create WAL segment ${path}`, e);
   }
   return file;

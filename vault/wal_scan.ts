@@ -51,6 +51,11 @@ export interface WalScanReport {
   repaired: boolean;
   /** Files written into `quarantine/` by the repair. */
   quarantined: string[];
+  /**
+   * Empty segment files named below the seq already reached: leftovers of a rotation that failed after
+   * creating its file. They hold nothing and are ignored (removed by a repair).
+   */
+  strays: string[];
   /** The seq the next appended record gets. */
   nextSeq: number;
   /** Good records replayed. */
@@ -115,6 +120,7 @@ export async function scanWal(fs: FileSystem, dir: string, options: ScanWalOptio
     dropped: [],
     repaired: false,
     quarantined: [],
+    strays: [],
     nextSeq: 1,
     records: 0,
   };
@@ -123,6 +129,10 @@ export async function scanWal(fs: FileSystem, dir: string, options: ScanWalOptio
     const bytes = await readSegment(fs, `${dir}/${name}`);
     if (report.problem) {
       report.dropped.push(segmentReport(name, firstSeq, bytes, scanRecords(bytes, firstSeq).records.length));
+      continue;
+    }
+    if (expected !== undefined && firstSeq < expected && bytes.length === 0) {
+      report.strays.push(name);
       continue;
     }
     if (expected !== undefined && firstSeq < expected) {
@@ -148,6 +158,7 @@ export async function scanWal(fs: FileSystem, dir: string, options: ScanWalOptio
   }
   report.nextSeq = report.problem?.seq ?? expected ?? 1;
   if (report.problem && options.repair) await repair(fs, dir, report);
+  if (report.strays.length > 0 && options.repair) await removeStrays(fs, dir, report.strays);
   return report;
 }
 
@@ -182,6 +193,15 @@ async function repair(fs: FileSystem, dir: string, report: WalScanReport): Promi
     throw ioError(`Cannot repair WAL ${dir} at ${problem.segment}:${problem.offset}`, e);
   }
   report.repaired = true;
+}
+
+async function removeStrays(fs: FileSystem, dir: string, strays: string[]): Promise<void> {
+  try {
+    for (const name of strays) await fs.remove(`${dir}/${name}`);
+    await fs.syncDir(dir);
+  } catch (e) {
+    throw ioError(`Cannot remove empty leftover segments in ${dir}`, e);
+  }
 }
 
 async function cutSegment(fs: FileSystem, dir: string, segment: SegmentReport, out: string[]): Promise<void> {

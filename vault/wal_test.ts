@@ -175,9 +175,9 @@ for (const kind of ["eio", "short", "enospc"] as const) {
       strictEqual((r as PromiseRejectedResult).reason.code, "VAULT_IO");
     }
     strictEqual((await wal.append(payloadOf(4), undefined)).seq, 2);
-    await fs.crash({ tear: true });
+    const rebooted = await fs.crash({ tear: true });
     await wal.close();
-    const { wal: again, records } = await reopen(dir, fs);
+    const { wal: again, records } = await reopen(dir, rebooted);
     deepStrictEqual(decodeAll(records), [payloadOf(0), payloadOf(4)].map((p) => new TextDecoder().decode(p)));
     await again.close();
     await Deno.remove(dir, { recursive: true });
@@ -192,9 +192,9 @@ Deno.test("Wal.append() rejects on a failed fsync and the rolled-back records ne
   fs.failNext({ op: "sync" });
   await rejects(wal.append(payloadOf(1), undefined), (e: VaultError) => e.code === "VAULT_IO");
   strictEqual((await wal.append(payloadOf(2), undefined)).seq, 2);
+  const rebooted = await fs.crash();
   await wal.close();
-  await fs.crash();
-  const { wal: again, records } = await reopen(dir, fs);
+  const { wal: again, records } = await reopen(dir, rebooted);
   deepStrictEqual(records.map((r) => r.payload), [payloadOf(0), payloadOf(2)]);
   await again.close();
   await Deno.remove(dir, { recursive: true });
@@ -211,9 +211,9 @@ Deno.test("Wal.append() poisons after a failed rollback and heals on the next ba
   await rejects(wal.append(payloadOf(1), undefined), (e: VaultError) => e.code === "VAULT_IO");
   await rejects(wal.append(payloadOf(2), undefined), /poisoned/);
   strictEqual((await wal.append(payloadOf(3), undefined)).seq, 2);
+  const rebooted = await fs.crash();
   await wal.close();
-  await fs.crash();
-  const { wal: again, records } = await reopen(dir, fs);
+  const { wal: again, records } = await reopen(dir, rebooted);
   deepStrictEqual(records.map((r) => r.payload), [payloadOf(0), payloadOf(3)]);
   await again.close();
   await Deno.remove(dir, { recursive: true });
@@ -239,9 +239,9 @@ Deno.test("Wal survives random write and sync faults with every acked record and
   }
   ok(fs.injected.length > 5, `${fs.injected.length} faults injected`);
   fs.setRates({});
-  await fs.crash({ tear: true });
+  const rebooted = await fs.crash({ tear: true });
   await wal.close();
-  const { wal: again, records } = await reopen(dir, fs);
+  const { wal: again, records } = await reopen(dir, rebooted);
   deepStrictEqual(
     records.map((r) => [r.seq, decodeAll([r])[0].replace(/-x*$/, "")]),
     [...acked].map(([seq, name]) => [seq, name]),
@@ -259,5 +259,29 @@ Deno.test("Wal.append() rejects oversized payloads and appends after close", asy
   );
   await wal.close();
   await rejects(wal.append(payloadOf(1), undefined), (e: VaultError) => e.code === "VAULT_CLOSED");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("Wal.open() ignores an empty segment left by a failed rotation and loses no record", async () => {
+  const dir = await Deno.makeTempDir();
+  const fs = new FaultyFileSystem({ seed: 9 });
+  const wal = await Wal.open({ dir, fs, segmentBytesMax: 4096 });
+  let seq = 0;
+  while (wal.segments().at(-1)!.bytes < 4000) seq = (await wal.append(payloadOf(seq), undefined)).seq;
+  // The rotation creates its file, then fails to sync the directory and to remove the file again.
+  fs.failNext({ op: "syncDir" });
+  fs.failNext({ op: "remove" });
+  await rejects(wal.append(new Uint8Array(200), undefined), (e: VaultError) => e.code === "VAULT_IO");
+  // A small record still fits the old segment, so it takes the seq the stray file is named after.
+  strictEqual((await wal.append(new Uint8Array(1), undefined)).seq, seq + 1);
+  for (let i = 0; i < 100; i++) seq = (await wal.append(payloadOf(i), undefined)).seq;
+  await wal.close();
+  const { wal: again, records } = await reopen(dir);
+  strictEqual(again.scanReport.problem, undefined);
+  deepStrictEqual(again.scanReport.strays, [
+    segmentName(records.findIndex((r) => r.payload.length === 1) + 1),
+  ]);
+  strictEqual(records.length, seq);
+  await again.close();
   await Deno.remove(dir, { recursive: true });
 });
