@@ -27,6 +27,12 @@ export const FILES_MAX_DEFAULT = 256;
  * every Worker adds more, so this bound is what stops a worker bomb before memory does.
  */
 export const PROCESSES_MAX_DEFAULT = 64;
+/**
+ * Threads the runtime itself may start per CPU core (V8's platform pool, tokio's blocking pool), added to
+ * the tasks bound so a many-core host does not kill Deno at start; the code's own workers count against
+ * `processes`.
+ */
+export const RUNTIME_TASKS_PER_CORE = 2;
 /** Bytes of stderr a sandbox keeps for `stderrTail()`. */
 export const STDERR_TAIL_BYTES_MAX = 64 * 1024;
 /**

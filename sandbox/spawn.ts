@@ -24,6 +24,7 @@ import {
   KILL_REAP_MS_MAX,
   PROCESSES_MAX_DEFAULT,
   REAP_POLL_MS,
+  RUNTIME_TASKS_PER_CORE,
   STDERR_TAIL_BYTES_MAX,
   TMP_MB_DEFAULT,
 } from "./limits.ts";
@@ -180,6 +181,12 @@ export function memoryBoundKind(): MemoryBound {
   return "cgroup";
 }
 
+/** The tasks bound: the code's `processes` plus the runtime's own threads on this many cores. */
+function tasksMax(limits: SandboxLimits): number {
+  if (limits.processes === 0) return 0;
+  return limits.processes + RUNTIME_TASKS_PER_CORE * (navigator.hardwareConcurrency || 1);
+}
+
 function checkSpec(spec: SandboxSpec): void {
   assert(spec.entry.startsWith("/"), "A sandbox entry must be an absolute path");
   assert(spec.importMap.startsWith("/"), "A sandbox import map must be an absolute path");
@@ -264,7 +271,7 @@ export function spawnSandbox(spec: SandboxSpec): SandboxProcess {
   checkSpec(spec);
   const tier = effectiveTier(spec.tier);
   const limits = spec.limits;
-  const cgroup = SandboxCgroup.create({ memoryBytes: limits.memoryMb * MIB, tasksMax: limits.processes });
+  const cgroup = SandboxCgroup.create({ memoryBytes: limits.memoryMb * MIB, tasksMax: tasksMax(limits) });
   const workDir = tier === "jail" ? null : Deno.makeTempDirSync({ prefix: "o-sbx-" });
   const { line, env, cwd } = commandLine(spec, tier, cgroup, workDir);
   let child: Deno.ChildProcess;
@@ -319,7 +326,7 @@ class Sandbox implements SandboxProcess {
     if (!cgroup) {
       this.#watchdog = startRssWatchdog(
         child.pid,
-        { memoryBytes: limits.memoryMb * MIB, tasksMax: limits.processes },
+        { memoryBytes: limits.memoryMb * MIB, tasksMax: tasksMax(limits) },
         () => this.kill("memory"),
       );
     }
