@@ -332,8 +332,18 @@ export class Vault {
    * @throws {VaultError} `VAULT_UNRECOVERABLE` when no checkpoint plus retained WAL can rebuild it;
    *   `VAULT_REPLAY_FAILED` when a record cannot be applied; `VAULT_KEY_UNKNOWN`.
    */
-  async recoverAgent(agent: string): Promise<RecoveredAgent> {
-    const wal = this.#open("recover an agent");
+  recoverAgent(agent: string): Promise<RecoveredAgent> {
+    let wal: Wal<WalEntry>;
+    try {
+      wal = this.#open("recover an agent");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Under the agent's lock, so a concurrent checkpoint cannot prune what this restore is reading.
+    return this.#serialize(agent, () => this.#recover(wal, agent));
+  }
+
+  async #recover(wal: Wal<WalEntry>, agent: string): Promise<RecoveredAgent> {
     const broken = this.#unrecoverable.get(agent);
     if (broken) throw new VaultError("VAULT_UNRECOVERABLE", `Cannot recover agent ${agent}: ${broken}`);
     const minSeq = this.#pruned.get(agent) ?? 0;
