@@ -106,6 +106,9 @@ export function jailArgs(options: JailOptions): string[] {
     "--unshare-all",
     "--unshare-user",
     "--disable-userns",
+    // bubblewrap started by root keeps every capability (inside the new user namespace) unless told.
+    "--cap-drop",
+    "ALL",
     "--die-with-parent",
     "--new-session",
     "--clearenv",

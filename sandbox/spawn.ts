@@ -19,6 +19,7 @@
 import { assert } from "../protocol/mod.ts";
 import { SandboxCgroup } from "./cgroup.ts";
 import { findBwrap, JAIL_DENO_PATH, jailArgs } from "./jail.ts";
+import { seccompFilterPath } from "./seccomp.ts";
 import {
   FILES_MAX_DEFAULT,
   KILL_REAP_MS_MAX,
@@ -133,8 +134,11 @@ const SIGNALS: Record<number, Deno.Signal> = {
 };
 const V8_OOM_EXIT_CODE = 133;
 const MIB = 1024 * 1024;
-// Joins every cgroup named before `--`, then execs the rest: the sandbox is bounded before its first page.
-const JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+// Joins every cgroup named before `--` (the sandbox is bounded before its first page), opens the seccomp
+// filter named next on fd 3 for bubblewrap ("-": none), then execs the rest.
+const START_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; ' +
+  'if [ "$1" != - ]; then exec 3<"$1" || exit 125; fi; shift; exec "$@"';
+const SECCOMP_FD = "3";
 const SANDBOX_ENV = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
 const WORKER_HOST = new URL("./worker_host.ts", import.meta.url).pathname;
 let warnedNoJail = false;
@@ -225,12 +229,13 @@ function denoArgs(spec: SandboxSpec, tier: Tier): string[] {
   ];
 }
 
-/** The full command line: [cgroup join] → [pdeathsig] → prlimit → [bwrap] → deno. */
+/** The full command line: [sh: cgroup join, seccomp fd] → [pdeathsig] → prlimit → [bwrap] → deno. */
 function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null, workDir: string | null) {
   prlimitPath ??= findTool("prlimit");
   setprivPath ??= findTool("setpriv");
   const l = spec.limits;
   const deno = Deno.execPath();
+  const filter = tier === "jail" ? seccompFilterPath() : null;
   let line: string[];
   if (tier === "jail") {
     const jail = jailArgs({
@@ -239,7 +244,8 @@ function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null
       tmpBytes: l.tmpMb * MIB,
       env: SANDBOX_ENV,
     });
-    line = [findBwrap()!, ...jail, "--", JAIL_DENO_PATH, ...denoArgs(spec, tier)];
+    const seccomp = filter ? ["--seccomp", SECCOMP_FD] : [];
+    line = [findBwrap()!, ...jail, ...seccomp, "--", JAIL_DENO_PATH, ...denoArgs(spec, tier)];
   } else {
     line = [deno, ...denoArgs(spec, tier)];
     // Without bubblewrap nothing kills the sandbox if the supervisor dies: the kernel must.
@@ -252,7 +258,9 @@ function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null
     if (tier !== "jail") rl.push(`--fsize=${l.tmpMb * MIB}`);
     line = [prlimitPath, ...rl, "--", ...line];
   }
-  if (cgroup) line = ["/bin/sh", "-c", JOIN_SCRIPT, "sh", ...cgroup.procsFiles, "--", ...line];
+  if (cgroup || filter) {
+    line = ["/bin/sh", "-c", START_SCRIPT, "sh", ...(cgroup?.procsFiles ?? []), "--", filter ?? "-", ...line];
+  }
   const env: Record<string, string> = { ...SANDBOX_ENV };
   if (workDir) env.DENO_DIR = `${workDir}/deno`;
   return { line, env, cwd: workDir ?? "/" };
