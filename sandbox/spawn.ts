@@ -248,8 +248,13 @@ function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null
     line = [findBwrap()!, ...jail, ...seccomp, "--", JAIL_DENO_PATH, ...denoArgs(spec, tier)];
   } else {
     line = [deno, ...denoArgs(spec, tier)];
-    // Without bubblewrap nothing kills the sandbox if the supervisor dies: the kernel must.
-    if (setprivPath) line = [setprivPath, "--pdeathsig", "KILL", "--", ...line];
+    // Without bubblewrap nothing kills the sandbox if the supervisor dies: the kernel must. And a
+    // supervisor running as root must not hand its capabilities down: an empty bounding set means exec
+    // grants none, so a V8 exploit lands as a capability-less process.
+    if (setprivPath) {
+      const drop = ["--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"];
+      line = [setprivPath, "--pdeathsig", "KILL", ...drop, "--", ...line];
+    }
   }
   if (prlimitPath) {
     const rl = [`--nofile=${l.files}`, "--core=0"];

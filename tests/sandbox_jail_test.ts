@@ -52,3 +52,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test("process tier processes run without capabilities and with no new privileges", async () => {
+  const sandbox = spawnSandbox(runSpec("process", 5000, 128));
+  const reader = sandbox.stdout.getReader();
+  try {
+    await reader.read();
+    const status = Deno.readTextFileSync(`/proc/${sandbox.pid}/status`);
+    strictEqual(field(status, "CapEff"), "0000000000000000");
+    strictEqual(field(status, "CapBnd"), "0000000000000000");
+    strictEqual(field(status, "NoNewPrivs"), "1");
+  } finally {
+    sandbox.kill("test done");
+    await reader.cancel().catch(() => {});
+    await sandbox.stdin.close().catch(() => {});
+    await sandbox.exited;
+  }
+});
