@@ -13,6 +13,7 @@ import {
   BUILTIN_TOOLS,
   type Grant,
   type SandboxLimits,
+  prefilter,
   type SandboxProcess,
   spawnSandbox,
   type Tier,
@@ -88,8 +89,18 @@ export class Supervisor {
     });
   }
 
-  /** Loads the code in a throwaway sandbox to learn what it declares. */
+  /**
+   * Loads the code in a throwaway sandbox to learn what it declares. The source is pre-filtered first
+   * (a first filter, not the wall: the sandbox is).
+   *
+   * @throws {SupervisorError} `AGENT_SOURCE_INVALID` naming each rule broken, with line:column.
+   */
   async describe(source: string): Promise<AgentInfo> {
+    const checked = prefilter(source);
+    if (!checked.ok) {
+      const list = checked.violations.slice(0, 10).map((v) => `${v.line}:${v.column} ${v.rule}: ${v.message}`);
+      throw new SupervisorError("AGENT_SOURCE_INVALID", `Cannot accept agent source: ${list.join("; ")}`);
+    }
     const { channel, info } = await startSandbox(
       () => this.spawn(),
       { source, snapshot: { state: {}, memory: {} }, seq: 0, history: [], tools: [] },

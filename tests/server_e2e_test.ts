@@ -187,3 +187,42 @@ export default defineAgent({ name: "doubler", version: "2.0.0", handle: (ctx) =>
     await again.stop();
   }
 });
+
+Deno.test("an agent whose sandbox keeps crashing is marked failed and /health says degraded", async () => {
+  const server = await startServer();
+  // An uncaught error in a timer ends the sandbox process: a crash on every invoke.
+  const source = `import { defineAgent } from "@o/agent";
+export default defineAgent({ name: "crasher", version: "1.0.0",
+  handle: () => { setTimeout(() => { throw new Error("boom"); }, 0); return new Promise(() => {}); } });`;
+  try {
+    strictEqual((await post(`${server.url}/v1/agents`, { name: "crasher", source })).status, 201);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      statuses.push((await post(`${server.url}/v1/agents/crasher/invoke`, { input: i })).status);
+    }
+    ok(statuses.every((s) => s === 503), `every crashed invoke answers 503: ${statuses}`);
+    const health = await (await fetch(`${server.url}/health`)).json();
+    strictEqual(health.status, "degraded");
+    strictEqual(health.agents.crasher.status, "failed");
+    strictEqual(health.agents.counter.status, "ready", "other agents are untouched (one_for_one)");
+    strictEqual((await post(`${server.url}/v1/agents/counter/invoke`, { input: { add: "ok" } })).status, 200);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("agent sources are pre-filtered: Deno, eval and foreign imports are refused with line:column", async () => {
+  const server = await startServer();
+  try {
+    const source = `import { defineAgent } from "@o/agent";
+import x from "node:fs";
+export default defineAgent({ name: "sneaky", version: "1.0.0", handle: () => Deno.readTextFileSync("/etc/passwd") });`;
+    const r = await post(`${server.url}/v1/agents`, { name: "sneaky", source });
+    strictEqual(r.status, 400);
+    const error = r.body.error as { code: string; message: string };
+    strictEqual(error.code, "AGENT_SOURCE_INVALID");
+    ok(/2:\d+/.test(error.message) && /3:\d+/.test(error.message), error.message);
+  } finally {
+    await server.stop();
+  }
+});
