@@ -256,6 +256,11 @@ pub const Writer = struct {
         try writer.tagged(0xdf, u32, @as(u32, @intCast(count)));
     }
 
+    /// Appends bytes that already are msgpack (items written into another Writer).
+    pub fn raw(writer: *Writer, bytes: []const u8) !void {
+        try writer.list.appendSlice(bytes);
+    }
+
     /// Writes a decoded value back (used to echo and to carry state).
     pub fn value(writer: *Writer, v: Value) !void {
         switch (v) {

@@ -258,6 +258,71 @@ fn failed(call: *Call, err: anyerror, out_ptr: *[*]u8, out_len: *usize) i32 {
     };
 }
 
+/// Encodes a Zig value (tuples → arrays, structs → maps, string literals → str) as msgpack; for tests and
+/// for building requests at compile time.
+pub fn writeAny(out: *Writer, v: anytype) !void {
+    const T = @TypeOf(v);
+    switch (@typeInfo(T)) {
+        .Null => try out.nil(),
+        .Bool => try out.boolean(v),
+        .ComptimeInt => try out.int(v),
+        .Int => try out.int(@as(i64, @intCast(v))),
+        .ComptimeFloat => try out.float(v),
+        .Float => try out.float(@as(f64, @floatCast(v))),
+        .Optional => if (v) |inner| try writeAny(out, inner) else try out.nil(),
+        .Pointer => |p| {
+            if (p.size == .Slice and p.child == u8) return out.str(v);
+            if (p.size == .One and @typeInfo(p.child) == .Array and @typeInfo(p.child).Array.child == u8) return out.str(v);
+            if (p.size == .Slice) {
+                try out.arrayHeader(v.len);
+                for (v) |item| try writeAny(out, item);
+                return;
+            }
+            @compileError("writeAny: unsupported pointer type " ++ @typeName(T));
+        },
+        .Struct => |s| {
+            if (s.is_tuple) {
+                try out.arrayHeader(s.fields.len);
+                inline for (s.fields) |f| try writeAny(out, @field(v, f.name));
+            } else {
+                try out.mapHeader(s.fields.len);
+                inline for (s.fields) |f| {
+                    try out.str(f.name);
+                    try writeAny(out, @field(v, f.name));
+                }
+            }
+        },
+        else => @compileError("writeAny: unsupported type " ++ @typeName(T)),
+    }
+}
+
+/// Test helper: runs `M.handle` on `request` (any value `writeAny` takes) and decodes the answer. On a
+/// module failure it prints the code and message and returns `error.Failed`.
+pub fn testCall(comptime M: type, arena: std.mem.Allocator, request: anytype) !Value {
+    var call = Call{ .arena = arena };
+    var out = Writer.init(arena);
+    var in = Writer.init(arena);
+    try writeAny(&in, request);
+    M.handle(&call, try msgpack.decode(arena, in.list.items), &out) catch |err| {
+        if (err == error.Failed) std.debug.print("{s}: {s}\n", .{ call.code[0..call.code_len], call.message[0..call.message_len] });
+        return err;
+    };
+    return msgpack.decode(arena, out.list.items);
+}
+
+/// Test helper: runs `M.handle` on `request`, which must fail; returns the error code.
+pub fn testCallCode(comptime M: type, arena: std.mem.Allocator, request: anytype) ![]const u8 {
+    var call = Call{ .arena = arena };
+    var out = Writer.init(arena);
+    var in = Writer.init(arena);
+    try writeAny(&in, request);
+    M.handle(&call, try msgpack.decode(arena, in.list.items), &out) catch |err| {
+        if (err != error.Failed) return err;
+        return arena.dupe(u8, call.code[0..call.code_len]);
+    };
+    return error.TestExpectedFailure;
+}
+
 test {
     _ = msgpack;
 }
