@@ -8,7 +8,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { AUDIT_WALL_MARGIN_MS } from "./limits.ts";
 import { leftoverPids } from "./leftovers.ts";
-import { runSource } from "./run.ts";
+import { runInSandbox, runSource, runSpec } from "./run.ts";
 import { runLimits } from "./policy.ts";
 import { spawnSandbox, type Tier } from "./spawn.ts";
 
@@ -111,6 +111,17 @@ while (true) {}\n`;
       strictEqual(r.killed_for, "wall");
       ok(r.duration_ms <= WALL_MS + AUDIT_WALL_MARGIN_MS, `gone after ${r.duration_ms} ms`);
       deepStrictEqual(leftoverPids(tag), []);
+    },
+  });
+
+  test({
+    name: name("kills a CPU hog for cpu at its CPU-seconds bound"),
+    fn: async () => {
+      const spec = runSpec(tier, 0, 128);
+      spec.limits = { ...spec.limits, cpuS: 1 };
+      const r = await runInSandbox(spawnSandbox(spec), "while (true) {}\n", { timeoutMs: 10_000 });
+      strictEqual(r.killed_for, "cpu");
+      ok(r.duration_ms < 5000, `ran ${r.duration_ms} ms`);
     },
   });
 
