@@ -15,7 +15,7 @@ import { assert } from "../protocol/mod.ts";
 import { AUDIT_CASES, type AuditCase, type AuditCategory } from "./audit_cases.ts";
 import { type CaseCanaries, createCaseCanaries } from "./canaries.ts";
 import { detectCgroups } from "./cgroup.ts";
-import { findBwrap } from "./jail.ts";
+import { denoBinary, findBwrap } from "./jail.ts";
 import { leftoverPids } from "./leftovers.ts";
 import {
   AUDIT_CONCURRENCY_DEFAULT,
@@ -247,7 +247,7 @@ function describe(r: RunResult): string {
  */
 function controlRun(source: string, timeoutMs: number, denoDir: string): Promise<RunResult> {
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(denoBinary(), {
     args: [
       "run",
       "-A",

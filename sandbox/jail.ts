@@ -31,6 +31,16 @@ export interface JailOptions {
   env: Record<string, string>;
 }
 
+/**
+ * The Deno binary sandboxes run: `O_DENO_BIN` when set (a `deno compile`d O is not itself a `deno` that
+ * can `run` modules), else this process's own executable.
+ *
+ * @returns An absolute path.
+ */
+export function denoBinary(): string {
+  return Deno.env.get("O_DENO_BIN") || Deno.execPath();
+}
+
 let bwrapPath: string | null | undefined;
 let runtimeFiles: { deno: string; libs: string[]; fallbackDirs: string[] } | undefined;
 
@@ -43,7 +53,7 @@ const LIB_DIRS_FALLBACK = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"];
  */
 export function jailRuntimeFiles(): { deno: string; libs: string[]; fallbackDirs: string[] } {
   if (runtimeFiles) return runtimeFiles;
-  const deno = Deno.realPathSync(Deno.execPath());
+  const deno = Deno.realPathSync(denoBinary());
   const libs: string[] = [];
   try {
     const out = new Deno.Command("ldd", { args: [deno], stdout: "piped", stderr: "null", clearEnv: true })

@@ -18,7 +18,7 @@
  */
 import { assert } from "../protocol/mod.ts";
 import { SandboxCgroup } from "./cgroup.ts";
-import { findBwrap, JAIL_DENO_PATH, jailArgs } from "./jail.ts";
+import { denoBinary, findBwrap, JAIL_DENO_PATH, jailArgs } from "./jail.ts";
 import { seccompFilterPath } from "./seccomp.ts";
 import {
   FILES_MAX_DEFAULT,
@@ -234,7 +234,7 @@ function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null
   prlimitPath ??= findTool("prlimit");
   setprivPath ??= findTool("setpriv");
   const l = spec.limits;
-  const deno = Deno.execPath();
+  const deno = denoBinary();
   const filter = tier === "jail" ? seccompFilterPath() : null;
   let line: string[];
   if (tier === "jail") {
