@@ -3,10 +3,9 @@
  *
  * @module
  */
-import { assert } from "../protocol/mod.ts";
+import { assert, HISTORY_ENTRIES_MAX } from "../protocol/mod.ts";
 
-/** Most entries `ctx.history` keeps (oldest dropped). */
-export const HISTORY_ENTRIES_MAX = 32;
+export { HISTORY_ENTRIES_MAX } from "../protocol/mod.ts";
 /** Most memory blocks one agent may hold; `memory.put` past it throws `MEMORY_FULL`. */
 export const MEMORY_BLOCKS_MAX = 10_000;
 /** Largest memory block, in UTF-16 characters. */

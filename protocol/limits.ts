@@ -13,6 +13,8 @@ export const FRAME_HEADER_BYTES = 4;
 export const MSGPACK_DEPTH_MAX = 256;
 /** Longest string kept in one frame field that names something (agent, tool, code). */
 export const NAME_CHARS_MAX = 128;
+/** Most entries `ctx.history` keeps (oldest dropped), in the sandbox and in the supervisor. */
+export const HISTORY_ENTRIES_MAX = 32;
 /** Most operations in one state delta. */
 export const DELTA_OPS_MAX = 100_000;
 

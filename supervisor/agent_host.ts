@@ -11,6 +11,7 @@
  */
 import {
   type AgentInfo,
+  HISTORY_ENTRIES_MAX,
   applyDelta,
   assert,
   type DeltaOp,
@@ -21,7 +22,7 @@ import {
 } from "../protocol/mod.ts";
 import { type Broker, type Grant, type SandboxProcess, toolKey } from "../sandbox/mod.ts";
 import type { Logger } from "../observability/mod.ts";
-import { SupervisorError } from "./errors.ts";
+import { httpStatusOf, SupervisorError } from "./errors.ts";
 import {
   AGENT_QUEUE_MAX,
   HEARTBEAT_INTERVAL_MS,
@@ -199,6 +200,8 @@ export class AgentHost {
   #pingN = 0;
   #recordsSinceCheckpoint = 0;
   #spare: SandboxChannel | undefined;
+  /** Set when an append failed: durable state is reloaded from the vault before the next boot. */
+  #diverged = false;
 
   private constructor(
     name: string,
@@ -292,6 +295,13 @@ export class AgentHost {
 
   async #boot(): Promise<void> {
     await this.#lastAppend.catch(() => {});
+    if (this.#diverged) {
+      const recovered = await this.#deps.vault.recoverAgent(this.name);
+      this.#durable = recovered.snapshot;
+      this.#seq = recovered.seq;
+      this.#history = recovered.history;
+      this.#diverged = false;
+    }
     const spare = this.#spare;
     this.#spare = undefined;
     const idle = spare?.open ? spare : spawnIdle(this.#deps.spawn, () => {});
@@ -539,25 +549,32 @@ export class AgentHost {
     this.#lastAppend = appended;
     appended.then(
       ({ seq }) => {
+        if (this.#diverged) {
+          // An earlier change of this agent failed to become durable, and this one was computed on top of
+          // it: it must not be answered. What the WAL holds is reloaded before the sandbox restarts.
+          this.#deps.metrics.invoked(labels, "error", seconds);
+          return entry.reject(new SupervisorError("VAULT_IO", "Cannot answer: an earlier change of this agent failed"));
+        }
         assert(seq > this.#seq, "WAL sequence numbers must grow");
         applyDelta(this.#durable, structuredClone(msg.delta));
         this.#seq = seq;
         this.#recordsSinceCheckpoint++;
         this.#history.push({ seq, input: entry.input, output: msg.output, time_ms: timeMs });
-        if (this.#history.length > 32) this.#history.shift();
-        this.#deps.metrics.invoked(labels, "ok", seconds + 0);
+        if (this.#history.length > HISTORY_ENTRIES_MAX) this.#history.shift();
+        this.#deps.metrics.invoked(labels, "ok", seconds);
         entry.resolve({ output: msg.output, version, seq, ms: msg.ms });
         this.#tap(entry, msg);
       },
       (e) => {
+        this.#diverged = true;
         this.#deps.metrics.invoked(labels, "error", seconds);
-        this.#deps.log.error("WAL append failed; restarting the sandbox from durable state", {
+        this.#deps.log.error("WAL append failed; reloading durable state and restarting the sandbox", {
           agent: this.name,
+          request_id: entry.requestId,
           error: e,
         });
-        entry.reject(
-          new SupervisorError("VAULT_IO", `Cannot make the change durable: ${errorBody(e).message}`),
-        );
+        const code = e instanceof OError && httpStatusOf(e.code) !== 500 ? e.code : "VAULT_IO";
+        entry.reject(new SupervisorError(code, `Cannot make the change durable: ${errorBody(e).message}`));
         this.#channel?.kill("diverged (append failed)");
       },
     );
@@ -655,11 +672,13 @@ export class AgentHost {
       signal: close.exit.signal,
       stderr: close.stderr.slice(-500),
     });
-    this.#restart();
+    // A resync after a failed append is the vault's trouble, not the agent's: it does not count toward
+    // the restart intensity (the failed append itself is reported to its caller and logged).
+    this.#restart(close.reason.startsWith("diverged"));
   }
 
-  #restart(): void {
-    if (!this.#intensity.record(this.#now())) {
+  #restart(resync = false): void {
+    if (!resync && !this.#intensity.record(this.#now())) {
       this.#status = "failed";
       this.#deps.log.error("restart intensity exceeded; agent marked failed", { agent: this.name });
       const waiters = this.#waiters;
