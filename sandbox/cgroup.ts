@@ -156,7 +156,7 @@ function removeStaleGroups(parent: string): void {
     for (const entry of Deno.readDirSync(parent)) {
       if (!entry.isDirectory || !entry.name.startsWith("sbx-")) continue;
       const owner = Number(entry.name.split("-")[1]);
-      if (owner === Deno.pid) continue;
+      if (owner === Deno.pid || isAlive(owner)) continue;
       try {
         Deno.removeSync(`${parent}/${entry.name}`);
       } catch {
@@ -165,6 +165,15 @@ function removeStaleGroups(parent: string): void {
     }
   } catch {
     // Unreadable parent: nothing to clean.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
   }
 }
 
