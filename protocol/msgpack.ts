@@ -17,6 +17,8 @@ import { MSGPACK_DEPTH_MAX } from "./limits.ts";
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 const ENCODE_BUFFER_BYTES_INITIAL = 256;
+/** Strings up to this many bytes take the hand-written ASCII path when they are ASCII. */
+const SHORT_STRING_BYTES_MAX = 64;
 
 /** Thrown when a value cannot be represented in msgpack (functions, symbols, class instances, cycles). */
 export class EncodeError extends TypeError {
@@ -174,6 +176,7 @@ function encodeBigInt(w: Writer, n: bigint): void {
 }
 
 function encodeString(w: Writer, s: string): void {
+  if (s.length <= SHORT_STRING_BYTES_MAX && encodeShortAscii(w, s)) return;
   // A UTF-8 encoding takes at most 3 bytes per UTF-16 unit: reserve the worst case, write in place.
   const bytesMax = s.length * 3;
   w.reserve(5 + bytesMax);
@@ -186,6 +189,24 @@ function encodeString(w: Writer, s: string): void {
   else if (headerBytes === 3) (w.bytes[at] = 0xda, w.view.setUint16(at + 1, written));
   else (w.bytes[at] = 0xdb, w.view.setUint32(at + 1, written));
   w.length = start + written;
+}
+
+/** Writes a short string byte by byte when it is ASCII; returns false (writing nothing) otherwise. */
+function encodeShortAscii(w: Writer, s: string): boolean {
+  const n = s.length;
+  w.reserve(2 + n);
+  const header = n < 32 ? 1 : 2;
+  const at = w.length + header;
+  const b = w.bytes;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return false;
+    b[at + i] = c;
+  }
+  if (header === 1) b[w.length] = 0xa0 | n;
+  else (b[w.length] = 0xd9, b[w.length + 1] = n);
+  w.length = at + n;
+  return true;
 }
 
 function encodeBin(w: Writer, b: Uint8Array): void {
@@ -207,13 +228,17 @@ function encodeMap(w: Writer, o: Record<string, unknown>, depth: number): void {
   if (proto !== Object.prototype && proto !== null) {
     throw new EncodeError(`Cannot encode object of class ${proto?.constructor?.name ?? "unknown"}`);
   }
-  const keys = Object.keys(o).filter((k) => o[k] !== undefined);
-  if (keys.length < 16) w.u8(0x80 | keys.length);
-  else if (keys.length < 0x10000) w.u8u16(0xde, keys.length);
-  else w.u8u32(0xdf, keys.length);
+  const keys = Object.keys(o);
+  let count = 0;
+  for (const k of keys) if (o[k] !== undefined) count++;
+  if (count < 16) w.u8(0x80 | count);
+  else if (count < 0x10000) w.u8u16(0xde, count);
+  else w.u8u32(0xdf, count);
   for (const k of keys) {
+    const v = o[k];
+    if (v === undefined) continue;
     encodeString(w, k);
-    encodeValue(w, o[k], depth + 1);
+    encodeValue(w, v, depth + 1);
   }
 }
 
@@ -316,6 +341,18 @@ class Reader {
 
   str(n: number): string {
     const at = this.need(n);
+    // Short ASCII strings (most map keys and small values) decode faster by hand than through TextDecoder.
+    if (n <= SHORT_STRING_BYTES_MAX) {
+      const b = this.bytes;
+      let ascii = true;
+      for (let i = at; i < at + n; i++) {
+        if (b[i] > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, b.subarray(at, at + n) as unknown as number[]);
+    }
     try {
       return textDecoder.decode(this.bytes.subarray(at, at + n));
     } catch {
