@@ -93,3 +93,12 @@ Deno.test("prefilter() refuses a source over the size bound without parsing it",
   strictEqual(r.ok, false);
   if (!r.ok) strictEqual(r.violations[0].rule, "source-too-large");
 });
+
+Deno.test("prefilter() accepts every shipped example agent", () => {
+  const dir = new URL("../examples/agents/", import.meta.url);
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.name.endsWith(".ts")) continue;
+    const r = prefilter(Deno.readTextFileSync(new URL(entry.name, dir)));
+    deepStrictEqual(r, { ok: true }, entry.name);
+  }
+});
