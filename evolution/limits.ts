@@ -38,13 +38,17 @@ export const LITERAL_STRING_CHARS_MAX = 256;
 /** A case that runs longer than this (one call, ms) fails; a candidate stuck longer is killed. */
 export const EVAL_CASE_MS_MAX = 1_000;
 /** Timed repetitions of each case while screening. */
-export const EVAL_REPEATS_SCREEN = 3;
+export const EVAL_REPEATS_SCREEN = 1;
 /** Timed repetitions of each case when a candidate that could be promoted is re-evaluated alone. */
 export const EVAL_REPEATS_FINAL = 31;
 /** Most repetitions an evaluation may ask for. */
 export const EVAL_REPEATS_MAX = 200;
 /** Most cases (live evals plus regression set) one evaluation runs. */
 export const EVAL_CASES_MAX = 1_000;
+/** A case's work budget floor (work units: loop iterations plus function entries). */
+export const WORK_BUDGET_MIN = 100_000;
+/** A case's work budget is this many times the live version's work on it (at least the floor). */
+export const WORK_BUDGET_FACTOR = 50;
 /** Most candidates screened together in one jail. */
 export const BATCH_CANDIDATES_MAX = 64;
 /** Jails that evaluate at once (further capped by the machine's cores). */
@@ -63,7 +67,7 @@ export const EFFECT_SIZE_MIN = 0.5;
 /** Largest candidate/live ratio of median latency the arbiter counts as a latency improvement. */
 export const LATENCY_RATIO_MAX = 0.9;
 /** Sample sizes up to which Mann–Whitney U uses the exact distribution (both samples at most this). */
-export const MWU_EXACT_N_MAX = 30;
+export const MWU_EXACT_N_MAX = 20;
 /** Largest sample the statistics accept (per side). */
 export const STATS_SAMPLE_MAX = 100_000;
 /** Runs of an A/A calibration. */

@@ -1,0 +1,196 @@
+/**
+ * The arbiter: decides from evidence whether a candidate replaces the live version. Pure.
+ *
+ * Promote only when all of these hold:
+ *
+ * 1. Both the candidate and the live version ran (each alone in its own jail, same cases).
+ * 2. Zero regressions on the correctness set (the live evals plus the regression set): no case fails
+ *    that the live version passes, and no regression-set or critical case fails at all.
+ * 3. The mean score is not lower than the live version's.
+ * 4. A significant improvement, on one of two metrics:
+ *    - latency: per-repetition totals (the sum over cases of repetition r's time), one-sided
+ *      Mann–Whitney U "candidate faster" with p < {@link P_VALUE_MAX}, Cliff's delta ≥ the effect-size floor,
+ *      and a median ratio ≤ {@link LATENCY_RATIO_MAX}; or
+ *    - score: per-case scores, one-sided "candidate higher" with the same p and effect-size floor, and the
+ *      latency ratio no worse than 1 / {@link LATENCY_RATIO_MAX}.
+ *
+ * Why three gates on latency: the p-value alone promotes ~5 % of A/A comparisons by construction; the
+ * effect-size floor and the ratio floor make noise (two runs of the same code) essentially never pass,
+ * which the A/A test in arbiter_test.ts and the engine's own A/A run measure.
+ *
+ * @module
+ */
+import type { CaseResult, EvalResult } from "./eval_result.ts";
+import { EFFECT_SIZE_MIN, LATENCY_RATIO_MAX, P_VALUE_MAX } from "./limits.ts";
+import { cliffsDelta, mannWhitneyU, median } from "./stats.ts";
+
+/** What the arbiter looks at. */
+export interface Evidence {
+  /** The live version's evaluation (alone, same cases and repetitions). */
+  live: EvalResult;
+  /** The candidate's evaluation (alone). */
+  candidate: EvalResult;
+}
+
+/** The arbiter's verdict, stored with the lineage record (snake_case: it is served as JSON). */
+export interface Decision {
+  promote: boolean;
+  reason: string;
+  /** The one-sided p-value of the deciding metric (`null` when no test ran). */
+  p_value: number | null;
+  /** Cliff's delta in the candidate's favour (positive: better), `null` when no test ran. */
+  effect_size: number | null;
+  /** Cases of the correctness set the candidate broke. */
+  regressions: number;
+  /** Cases evaluated. */
+  cases: number;
+  /** Cases the candidate failed. */
+  failures: number;
+  /** Cases whose output differs from the live version's. */
+  mismatches: number;
+  /** The metric tested: `latency`, `score`, or `null`. */
+  metric: "latency" | "score" | null;
+  /** Candidate over live median per-repetition latency (`null` without timings). */
+  latency_ratio: number | null;
+}
+
+/** Thresholds of {@link decide}. */
+export interface ArbiterOptions {
+  /** @default P_VALUE_MAX */
+  pValueMax?: number;
+  /** @default EFFECT_SIZE_MIN */
+  effectSizeMin?: number;
+  /** @default LATENCY_RATIO_MAX */
+  latencyRatioMax?: number;
+}
+
+/**
+ * Per-repetition total latency: for each repetition r, the sum over cases of its r-th timing.
+ *
+ * @param cases One candidate's cases (all with the same number of timings).
+ * @returns One total per repetition (empty when a case has no timing).
+ */
+export function repetitionTotals(cases: readonly CaseResult[]): number[] {
+  const reps = cases.length === 0 ? 0 : Math.min(...cases.map((c) => c.ms.length));
+  const totals = new Array<number>(reps).fill(0);
+  for (const c of cases) for (let r = 0; r < reps; r++) totals[r] += c.ms[r];
+  return totals;
+}
+
+function weightedScore(cases: readonly CaseResult[]): number {
+  let w = 0;
+  let s = 0;
+  for (const c of cases) {
+    w += c.weight;
+    s += c.weight * (c.pass ? c.score ?? 1 : 0);
+  }
+  return w > 0 ? s / w : 0;
+}
+
+function tally(live: readonly CaseResult[], candidate: readonly CaseResult[]) {
+  let regressions = 0;
+  let failures = 0;
+  let mismatches = 0;
+  candidate.forEach((c, i) => {
+    const l = live[i];
+    if (!c.pass) {
+      failures++;
+      if (l.pass || c.regression || c.critical) regressions++;
+    }
+    if (c.out !== l.out) mismatches++;
+  });
+  return { regressions, failures, mismatches };
+}
+
+/**
+ * Decides one promotion (see the module doc for the rule).
+ *
+ * @param evidence The live version's and the candidate's evaluations, each alone in its jail.
+ * @param options Thresholds.
+ * @returns The decision with its evidence figures.
+ */
+export function decide(evidence: Evidence, options: ArbiterOptions = {}): Decision {
+  const pMax = options.pValueMax ?? P_VALUE_MAX;
+  const deltaMin = options.effectSizeMin ?? EFFECT_SIZE_MIN;
+  const ratioMax = options.latencyRatioMax ?? LATENCY_RATIO_MAX;
+  const { live, candidate } = evidence;
+  const base: Decision = {
+    promote: false,
+    reason: "",
+    p_value: null,
+    effect_size: null,
+    regressions: 0,
+    cases: candidate.cases.length,
+    failures: 0,
+    mismatches: 0,
+    metric: null,
+    latency_ratio: null,
+  };
+  if (!candidate.ok) {
+    return { ...base, reason: `The candidate did not run: ${candidate.error ?? "unknown error"}` };
+  }
+  if (!live.ok) return { ...base, reason: `The live version did not run: ${live.error ?? "unknown error"}` };
+  if (live.cases.length !== candidate.cases.length) {
+    return { ...base, reason: "The live version and the candidate ran different cases" };
+  }
+  const counts = tally(live.cases, candidate.cases);
+  const d: Decision = { ...base, ...counts };
+  if (counts.regressions > 0) {
+    return { ...d, reason: `${counts.regressions} regression(s) on the correctness set` };
+  }
+  const liveScore = weightedScore(live.cases);
+  const candidateScore = weightedScore(candidate.cases);
+  if (candidateScore < liveScore) {
+    return {
+      ...d,
+      reason: `The mean score fell from ${liveScore.toFixed(4)} to ${candidateScore.toFixed(4)}`,
+    };
+  }
+  const lt = repetitionTotals(live.cases);
+  const ct = repetitionTotals(candidate.cases);
+  const ratio = lt.length > 0 && ct.length > 0 && median(lt) > 0 ? median(ct) / median(lt) : null;
+  d.latency_ratio = ratio;
+  if (candidateScore > liveScore) {
+    const s = scoreTest(live.cases, candidate.cases);
+    const slower = ratio !== null && ratio > 1 / ratioMax;
+    if (s.p < pMax && s.delta >= deltaMin && !slower) {
+      return {
+        ...d,
+        promote: true,
+        metric: "score",
+        p_value: s.p,
+        effect_size: s.delta,
+        reason: "Significantly higher scores, no regression",
+      };
+    }
+  }
+  if (lt.length < 2 || ct.length < 2 || ratio === null) {
+    return { ...d, reason: "No significant improvement: too few timings to test latency" };
+  }
+  const u = mannWhitneyU(ct, lt, { alternative: "less" });
+  const delta = -cliffsDelta(ct, lt);
+  const out = { ...d, metric: "latency" as const, p_value: u.p, effect_size: delta };
+  if (u.p < pMax && delta >= deltaMin && ratio <= ratioMax) {
+    return {
+      ...out,
+      promote: true,
+      reason: `Significantly faster (median ×${ratio.toFixed(3)}), no regression`,
+    };
+  }
+  return {
+    ...out,
+    reason: `No significant improvement (p=${u.p.toPrecision(3)}, effect=${delta.toFixed(3)}, ratio=${
+      ratio.toFixed(3)
+    })`,
+  };
+}
+
+function scoreTest(
+  live: readonly CaseResult[],
+  candidate: readonly CaseResult[],
+): { p: number; delta: number } {
+  const ls = live.map((c) => (c.pass ? c.score ?? 1 : 0));
+  const cs = candidate.map((c) => (c.pass ? c.score ?? 1 : 0));
+  const u = mannWhitneyU(cs, ls, { alternative: "greater" });
+  return { p: u.p, delta: cliffsDelta(cs, ls) };
+}

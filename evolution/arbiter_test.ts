@@ -1,0 +1,94 @@
+import { ok, strictEqual } from "node:assert";
+import { decide } from "./arbiter.ts";
+import type { CaseResult, EvalResult } from "./eval_result.ts";
+import { Prng } from "./prng.ts";
+
+const CASES = 8;
+const REPEATS = 31;
+
+/**
+ * A noisy timing model of one jail: per-case base time × a per-run drift (the jail's machine share),
+ * log-normal jitter per repetition, and occasional 3–8× spikes (GC, preemption).
+ */
+function timings(prng: Prng, baseMs: number[], speed = 1): CaseResult[] {
+  const drift = Math.exp(prng.normal() * 0.05);
+  return baseMs.map((b) => ({
+    pass: true,
+    score: null,
+    ms: Array.from({ length: REPEATS }, () => {
+      const spike = prng.chance(0.03) ? 3 + prng.next() * 5 : 1;
+      return b * speed * drift * Math.exp(prng.normal() * 0.15) * spike;
+    }),
+    work: 100,
+    out: "same",
+    weight: 1,
+    critical: false,
+    regression: false,
+  }));
+}
+
+function result(cases: CaseResult[]): EvalResult {
+  return { ok: true, cases, alone: true };
+}
+
+Deno.test("decide() never promotes the live version over itself (A/A, 2000 seeded runs)", () => {
+  const prng = Prng.seeded("aa");
+  let promoted = 0;
+  let bareP = 0;
+  for (let run = 0; run < 2000; run++) {
+    const base = Array.from({ length: CASES }, () => 0.05 + prng.next());
+    const d = decide({ live: result(timings(prng, base)), candidate: result(timings(prng, base)) });
+    if (d.promote) promoted++;
+    if ((d.p_value ?? 1) < 0.05) bareP++;
+  }
+  console.log(`A/A: ${promoted}/2000 promoted by the arbiter; ${bareP}/2000 had p < 0.05 alone`);
+  strictEqual(promoted, 0);
+  ok(bareP > 0, "the A/A model must be noisy enough that a bare p-value rule would be fooled");
+});
+
+Deno.test("decide() promotes a candidate 40% faster with no regression", () => {
+  const prng = Prng.seeded("ab");
+  let promoted = 0;
+  for (let run = 0; run < 200; run++) {
+    const base = Array.from({ length: CASES }, () => 0.05 + prng.next());
+    const d = decide({ live: result(timings(prng, base)), candidate: result(timings(prng, base, 0.6)) });
+    if (d.promote) {
+      promoted++;
+      strictEqual(d.metric, "latency");
+      ok(d.p_value! < 0.05 && d.effect_size! >= 0.5 && d.latency_ratio! < 0.9);
+    }
+  }
+  ok(promoted >= 190, `${promoted}/200`);
+});
+
+Deno.test("decide() rejects any regression, however fast", () => {
+  const prng = Prng.seeded("reg");
+  const base = Array.from({ length: CASES }, () => 1);
+  const candidate = timings(prng, base, 0.1);
+  candidate[3] = { ...candidate[3], pass: false, out: "other", error: "Output differs" };
+  const d = decide({ live: result(timings(prng, base)), candidate: result(candidate) });
+  strictEqual(d.promote, false);
+  strictEqual(d.regressions, 1);
+  strictEqual(d.failures, 1);
+  strictEqual(d.mismatches, 1);
+  strictEqual(d.cases, CASES);
+});
+
+Deno.test("decide() rejects a candidate that did not run", () => {
+  const prng = Prng.seeded("x");
+  const d = decide({
+    live: result(timings(prng, [1])),
+    candidate: { ok: false, error: "killed for memory", cases: [], alone: true },
+  });
+  strictEqual(d.promote, false);
+  ok(d.reason.includes("killed for memory"));
+});
+
+Deno.test("decide() counts a failed regression-set case as a regression even if live fails it too", () => {
+  const prng = Prng.seeded("rs");
+  const live = timings(prng, [1, 1]);
+  const candidate = timings(prng, [1, 1], 0.2);
+  live[1] = { ...live[1], pass: false, regression: true };
+  candidate[1] = { ...candidate[1], pass: false, regression: true };
+  strictEqual(decide({ live: result(live), candidate: result(candidate) }).regressions, 1);
+});

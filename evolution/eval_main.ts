@@ -1,0 +1,383 @@
+/**
+ * The entry module of an evaluation jail. It starts with no permission and reads one start frame:
+ * the live version's source (whose evals, `score` functions included, are the yardstick), the regression
+ * set, and the candidates (each as its plain source and its work-counting copy, see instrument.ts). It
+ * announces itself with a `{t: "ready"}` frame first (so a warm pool can start jails ahead of need), then
+ * loads every module from a `data:` URL, as agent/sandbox_main.ts does, with `@o/agent` imported
+ * statically here so the agents' own imports resolve without read permission.
+ *
+ * Candidates run one after another, each as its own module instance (a distinct `data:` URL), against
+ * fresh deep copies of every input. Per case: `repeats` timed runs; the first run's output decides
+ * pass/score, and, for a work-counting copy, its work units. A call over
+ * `caseMsMax`, a throw, or an output that cannot be sent (msgpack) fails the case.
+ *
+ * Frames out (all carry the nonce as `k`): `beat` before every call (the host's watchdog kills the jail
+ * when beats stop, and blames the candidate that was running), `result` per candidate, `breach` when a
+ * candidate changed a shared built-in (the host kills the jail and re-runs the others), `fatal` when the
+ * live version does not load, `done` at the end.
+ *
+ * Why module instances and not a Worker per candidate: a permission-less process cannot give a Worker the
+ * SDK (a worker's imports are checked against read permission), a Worker costs a fresh isolate and SDK
+ * load per candidate, and separate globals would not be a security wall anyway: the jail is the wall,
+ * and every candidate that could be promoted is re-evaluated alone in its own jail. Shared built-ins
+ * are fingerprinted after each candidate so one that changes them is caught and blamed.
+ *
+ * @module
+ */
+import * as sdk from "../agent/mod.ts";
+import { decode, deepEqual, encode, encodeFrame, FrameDecoder } from "../protocol/mod.ts";
+
+/** An agent as evolution/compile.ts made it. */
+interface Compiled {
+  form: "function" | "module";
+  code: string;
+  counted: boolean;
+}
+
+/** The start frame. */
+interface Start {
+  nonce: string;
+  live: Compiled;
+  /** The live version's work-counting copy: its work per case sets each case's work budget. */
+  liveCounted: Compiled | null;
+  /** A case's work budget: max(workMin, workFactor × the live version's work on it). */
+  workMin: number;
+  workFactor: number;
+  regression: { input: unknown; expect: unknown; critical?: boolean }[];
+  candidates: Compiled[];
+  repeats: number;
+  caseMsMax: number;
+}
+
+interface Case {
+  input: unknown;
+  expect?: unknown;
+  hasExpect: boolean;
+  score?: (output: unknown, input: unknown) => number;
+  weight: number;
+  critical: boolean;
+  regression: boolean;
+  /** Work units a counted run may spend on this case before it fails. */
+  budget: number;
+}
+
+interface Agent {
+  kind: "agent";
+  handle: (ctx: unknown) => unknown;
+  init?: () => Record<string, unknown>;
+  evals: {
+    input: unknown;
+    expect?: unknown;
+    score?: (o: unknown, i: unknown) => number;
+    weight?: number;
+    critical?: boolean;
+  }[];
+}
+
+const stdout = Deno.stdout;
+const write = stdout.writeSync.bind(stdout);
+const exit = Deno.exit;
+const now = performance.now.bind(performance);
+const clone = structuredClone;
+const stringify = JSON.stringify;
+const WORK_EXPORT = "__oWork";
+const TIMEOUT = Symbol("timeout");
+let nonce = "";
+
+function send(msg: Record<string, unknown>): void {
+  const frame = encodeFrame({ ...msg, k: nonce });
+  let at = 0;
+  while (at < frame.length) at += write(frame.subarray(at));
+}
+
+async function readStart(): Promise<Start> {
+  const decoder = new FrameDecoder();
+  const reader = Deno.stdin.readable.getReader();
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("stdin closed before the start frame");
+    const frames = decoder.push(value);
+    if (frames.length > 0) {
+      reader.releaseLock();
+      return frames[0] as Start;
+    }
+  }
+}
+
+const AsyncFunction = (async () => {}).constructor as new (param: string, body: string) => (
+  sdk: unknown,
+) => Promise<Record<string, unknown>>;
+let loadCounter = 0;
+
+/** Instantiates a compiled agent: each call gives a fresh instance with its own top-level bindings. */
+async function load(agent: Compiled): Promise<Record<string, unknown>> {
+  if (agent.form === "function") return await new AsyncFunction("__oSdk", agent.code)(sdk);
+  // A distinct URL per load makes a distinct module instance even for equal sources.
+  const url = "data:application/typescript;charset=utf-8," +
+    encodeURIComponent(`${agent.code}\n// o-eval ${loadCounter++}\n`);
+  return await import(url);
+}
+
+function agentOf(mod: Record<string, unknown>): Agent {
+  const agent = mod.default as Agent | undefined;
+  if (agent?.kind !== "agent") {
+    throw new TypeError("the module's default export is not a defineAgent() result");
+  }
+  return agent;
+}
+
+let randomState = 0;
+
+/** Drops console output (agent code must not write into the frame channel) and seeds Math.random. */
+function harden(): void {
+  for (const level of ["log", "info", "debug", "warn", "error", "trace", "table", "dir"] as const) {
+    (console as unknown as Record<string, unknown>)[level] = () => {};
+  }
+  // mulberry32, reset before every call so a candidate's randomness is reproducible.
+  Math.random = () => {
+    randomState = (randomState + 0x6d2b79f5) | 0;
+    let t = randomState;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function context(input: unknown, state: Record<string, unknown>): unknown {
+  const isRecord = typeof input === "object" && input !== null && !Array.isArray(input);
+  const noTool = (name: string) => () =>
+    Promise.reject(new Error(`Cannot call tool '${name}' during an evaluation`));
+  return {
+    input,
+    arg: (name: string) => isRecord ? (input as Record<string, unknown>)[name] : undefined,
+    state,
+    memory: { get: () => undefined, put: () => {}, delete: () => false, list: () => [] },
+    history: [],
+    hasTool: () => false,
+    tools: new Proxy({}, { get: (_t, name) => noTool(String(name)) }),
+    log: () => {},
+    requestId: "eval",
+  };
+}
+
+/** One call: returns the output (msgpack round-tripped, as a client would see it) and its wall time. */
+async function call(agent: Agent, input: unknown, caseMsMax: number): Promise<{ out: unknown; ms: number }> {
+  randomState = 0x2545f491;
+  const ctx = context(clone(input), agent.init ? agent.init() : {});
+  send({ t: "beat" });
+  const started = now();
+  let out = agent.handle(ctx);
+  if (out !== null && typeof (out as Promise<unknown>)?.then === "function") {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise((resolve) => timer = setTimeout(() => resolve(TIMEOUT), caseMsMax));
+    out = await Promise.race([out, timeout]);
+    clearTimeout(timer);
+    if (out === TIMEOUT) throw new Error(`no answer within ${caseMsMax} ms`);
+  }
+  const ms = now() - started;
+  if (ms > caseMsMax) throw new Error(`took ${ms.toFixed(1)} ms, over ${caseMsMax} ms`);
+  return { out: decode(encode(out)), ms };
+}
+
+function hash(value: unknown): string {
+  let text: string;
+  try {
+    text = stringify(value) ?? "undefined";
+  } catch {
+    return "unhashable";
+  }
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    h1 = Math.imul(h1 ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ text.charCodeAt(i), 0x5bd1e995) >>> 0;
+  }
+  return h1.toString(16) + h2.toString(16);
+}
+
+function judge(c: Case, out: unknown): { pass: boolean; score: number | null; error?: string } {
+  if (c.hasExpect) {
+    return deepEqual(out, c.expect)
+      ? { pass: true, score: null }
+      : { pass: false, score: null, error: "output differs from expect" };
+  }
+  try {
+    const s = c.score!(clone(out), clone(c.input));
+    return Number.isFinite(s)
+      ? { pass: true, score: s }
+      : { pass: false, score: null, error: "score is not finite" };
+  } catch (e) {
+    return { pass: false, score: null, error: `score threw: ${errorText(e)}` };
+  }
+}
+
+function errorText(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).slice(0, 500);
+}
+
+type WorkMeter = (budget: number) => number;
+
+async function runCase(agent: Agent, work: WorkMeter | null, c: Case, start: Start) {
+  const ms: number[] = [];
+  let units = 0;
+  try {
+    let first: unknown;
+    for (let r = 0; r < start.repeats; r++) {
+      work?.(c.budget);
+      const res = await call(agent, c.input, start.caseMsMax);
+      if (r === 0) {
+        first = res.out;
+        units = work?.(c.budget) ?? 0;
+      }
+      ms.push(res.ms);
+    }
+    const verdict = judge(c, first);
+    return {
+      ...verdict,
+      ms,
+      work: units,
+      out: hash(first),
+      weight: c.weight,
+      critical: c.critical,
+      regression: c.regression,
+    };
+  } catch (e) {
+    return {
+      pass: false,
+      score: null,
+      ms,
+      work: units,
+      out: "error",
+      weight: c.weight,
+      critical: c.critical,
+      regression: c.regression,
+      error: errorText(e),
+    };
+  }
+}
+
+/** Measures the live version's work per case (its counting copy) and sets every case's budget. */
+async function setBudgets(cases: Case[], start: Start): Promise<void> {
+  let work: WorkMeter | null = null;
+  let agent: Agent | null = null;
+  if (start.liveCounted !== null) {
+    try {
+      const mod = await load(start.liveCounted);
+      agent = agentOf(mod);
+      if (typeof mod[WORK_EXPORT] === "function") work = mod[WORK_EXPORT] as WorkMeter;
+    } catch {
+      // Without the live version's counts, budgets fall back to the floor times the factor.
+    }
+  }
+  for (const c of cases) {
+    let live = start.workMin;
+    if (agent && work) {
+      try {
+        work(Infinity);
+        await call(agent, c.input, start.caseMsMax);
+        live = work(Infinity);
+      } catch {
+        // The live version fails this case: keep the floor.
+      }
+    }
+    c.budget = Math.max(start.workMin, start.workFactor * live);
+  }
+}
+
+/** References to shared built-ins: a candidate that replaces one is blamed (a breach). */
+function fingerprint(): unknown[] {
+  const out: unknown[] = [];
+  const roots = [Object, Array, String, Number, Math, JSON, Promise, Map, Set, Reflect, Function];
+  for (const root of roots) {
+    for (const target of [root, (root as { prototype?: object }).prototype]) {
+      if (!target) continue;
+      for (const key of Reflect.ownKeys(target)) {
+        const d = Object.getOwnPropertyDescriptor(target, key);
+        out.push(d?.value ?? d?.get);
+      }
+    }
+  }
+  for (const key of Reflect.ownKeys(globalThis)) {
+    out.push(Object.getOwnPropertyDescriptor(globalThis, key)?.value);
+  }
+  return out;
+}
+
+function sameFingerprint(a: unknown[], b: unknown[]): boolean {
+  return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}
+
+function casesOf(live: Agent, start: Start): Case[] {
+  const cases: Case[] = live.evals.map((e) => ({
+    input: clone(e.input),
+    expect: "expect" in e ? clone(e.expect) : undefined,
+    hasExpect: "expect" in e,
+    score: e.score,
+    weight: e.weight ?? 1,
+    critical: e.critical ?? false,
+    regression: false,
+    budget: Infinity,
+  }));
+  for (const r of start.regression) {
+    cases.push({
+      input: r.input,
+      expect: r.expect,
+      hasExpect: true,
+      weight: 1,
+      critical: r.critical ?? true,
+      regression: true,
+      budget: Infinity,
+    });
+  }
+  return cases;
+}
+
+async function main(): Promise<void> {
+  harden();
+  // The frame a started jail writes before it reads anything: the host's warm pool waits for it
+  // (evaluator.ts builds the same bytes).
+  const READY_FRAME = encodeFrame({ t: "ready" });
+  let at = 0;
+  while (at < READY_FRAME.length) at += write(READY_FRAME.subarray(at));
+  const start = await readStart();
+  nonce = start.nonce;
+  let cases: Case[];
+  try {
+    cases = casesOf(agentOf(await load(start.live)), start);
+  } catch (e) {
+    send({ t: "fatal", error: `The live version does not load: ${errorText(e)}` });
+    return exit(0);
+  }
+  await setBudgets(cases, start);
+  const baseline = fingerprint();
+  for (let i = 0; i < start.candidates.length; i++) {
+    send({ t: "begin", i });
+    const t0 = now();
+    const candidate = start.candidates[i];
+    let agent: Agent;
+    let work: WorkMeter | null = null;
+    try {
+      const mod = await load(candidate);
+      agent = agentOf(mod);
+      if (candidate.counted && typeof mod[WORK_EXPORT] === "function") work = mod[WORK_EXPORT] as WorkMeter;
+    } catch (e) {
+      send({ t: "result", i, ok: false, error: `Cannot load the candidate: ${errorText(e)}`, cases: [] });
+      continue;
+    }
+    const t1 = now();
+    const results = [];
+    for (const c of cases) results.push(await runCase(agent, work, c, start));
+    if (!sameFingerprint(baseline, fingerprint())) {
+      send({ t: "breach", i, error: "The candidate changed a shared built-in" });
+      return exit(4);
+    }
+    send({ t: "result", i, ok: true, cases: results, loadMs: t1 - t0, runMs: now() - t1 });
+  }
+  send({ t: "done" });
+  exit(0);
+}
+
+if (import.meta.main) {
+  globalThis.addEventListener("unhandledrejection", (e) => e.preventDefault());
+  await main();
+}

@@ -1,0 +1,78 @@
+/**
+ * What an evaluation reports: per candidate, per case, whether it passed, its score, its timings and its
+ * deterministic work; and the {@link Evaluator} interface the engine is given (the real one runs jailed
+ * sandboxes, tests use fakes).
+ *
+ * @module
+ */
+
+/** One case of one candidate. */
+export interface CaseResult {
+  /** `expect` deep-equal, or a finite score; no throw, no timeout. */
+  pass: boolean;
+  /** The score of a `score` case (higher is better); `null` for an `expect` case or a failure. */
+  score: number | null;
+  /** Wall time of each timed repetition, ms. */
+  ms: number[];
+  /**
+   * Deterministic work units of one run: loop iterations plus function entries in the candidate's own
+   * code, counted by an instrumented copy (native built-ins count as the callbacks they make).
+   */
+  work: number;
+  /** A hash of the output (equal outputs hash alike), for counting mismatches against the live version. */
+  out: string;
+  /** Relative weight of the case. */
+  weight: number;
+  /** A failing critical case rejects the candidate outright. */
+  critical: boolean;
+  /** Whether the case comes from the regression set rather than the live evals. */
+  regression: boolean;
+  /** Why the case failed, if it did. */
+  error?: string;
+}
+
+/** One candidate's evaluation. */
+export interface EvalResult {
+  /** `false` when the candidate did not load, broke the jail or was killed; `cases` is then empty. */
+  ok: boolean;
+  error?: string;
+  cases: CaseResult[];
+  /** Whether it ran alone in its own jail (only such results may decide a promotion). */
+  alone: boolean;
+}
+
+/** A case of the regression set: known inputs with their expected outputs. */
+export interface RegressionCase {
+  input: unknown;
+  expect: unknown;
+  /** @default true: every regression case is critical */
+  critical?: boolean;
+}
+
+/** Options of one {@link Evaluator.evaluate} call. */
+export interface EvaluateOptions {
+  /** Timed repetitions of each case. @default EVAL_REPEATS_SCREEN */
+  repeats?: number;
+  /** Run each source alone in its own jail instead of screening them together. @default false */
+  alone?: boolean;
+  /**
+   * Run the work-counting copy (work units are reported, timings include the counting). @default !alone
+   */
+  count?: boolean;
+  /** A call over this fails its case (capped by the evaluator's own bound), ms. */
+  caseMsMax?: number;
+}
+
+/** Runs candidates against the live version's evals. */
+export interface Evaluator {
+  /**
+   * Evaluates every source against the evals of `evalsFrom` (the live version; never the candidate's
+   * own) plus the evaluator's regression set.
+   *
+   * @param sources Candidate sources.
+   * @param evalsFrom The live version's source.
+   * @param options Repetitions, alone or batched.
+   * @returns One result per source, in order.
+   */
+  evaluate(sources: string[], evalsFrom: string, options?: EvaluateOptions): Promise<EvalResult[]>;
+}
