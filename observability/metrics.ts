@@ -157,6 +157,30 @@ export class Histogram extends Labeled<{ counts: number[]; sum: number; count: n
   }
 }
 
+/** A metric computed at scrape time from someone else's numbers (vault stats, process facts). */
+export class Collected implements Metric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge";
+  readonly #collect: () => [Labels, number][];
+
+  constructor(name: string, help: string, type: "counter" | "gauge", collect: () => [Labels, number][]) {
+    this.name = name;
+    this.help = help;
+    this.type = type;
+    this.#collect = collect;
+  }
+
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    for (const [labels, value] of this.#collect()) {
+      const names = Object.keys(labels);
+      lines.push(`${this.name}${renderLabels(names, names.map((n) => labels[n]))} ${formatNumber(value)}`);
+    }
+    return lines.join("\n");
+  }
+}
+
 /** A set of metrics rendered together. */
 export class Registry {
   readonly #metrics: Metric[] = [];
@@ -176,6 +200,10 @@ export class Registry {
     buckets?: readonly number[],
   ): Histogram {
     return this.#add(new Histogram(name, help, labelNames, buckets));
+  }
+
+  collected(name: string, help: string, type: "counter" | "gauge", collect: () => [Labels, number][]): Collected {
+    return this.#add(new Collected(name, help, type, collect));
   }
 
   #add<M extends Metric>(m: M): M {

@@ -4,4 +4,4 @@
  * @module
  */
 export { LOG_FILE_BYTES_MAX, LOG_FILES_KEPT_MAX, type LogFields, Logger, type LoggerOptions } from "./log.ts";
-export { Counter, Gauge, Histogram, LATENCY_BUCKETS_S, Registry } from "./metrics.ts";
+export { Collected, Counter, Gauge, Histogram, LATENCY_BUCKETS_S, Registry } from "./metrics.ts";

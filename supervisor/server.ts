@@ -148,6 +148,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     tier: opts.tier,
     warmStandby: !opts.coldRestarts,
   });
+  metrics.attach({
+    vaultStats: () => vault.stats(),
+    agentStatuses: () => [...supervisor.hosts.values()].map((h) => h.status),
+    shadows: () => supervisor.splitter.count(),
+  });
   if (opts.tier === "process") log.warn("live agents run in the process tier: no bubblewrap jail");
   await supervisor.loadAll(opts.agents);
   const auth = new Authenticator(vault, { requireAuth: opts.requireAuth });
@@ -173,6 +178,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         await Promise.race([server.shutdown(), delay(SHUTDOWN_GRACE_MS)]);
         await supervisor.stop(500);
         await vault.close();
+        metrics.close();
         log.info("stopped");
         log.close();
       })();
