@@ -41,6 +41,11 @@ export const STDERR_TAIL_BYTES_MAX = 64 * 1024;
  */
 export const RUN_CPU_S_PER_WALL_S = 2;
 
+/**
+ * Scheduling niceness of every sandbox: sandboxed code shares the CPU with the supervisor, whose timers
+ * (wall kills, heartbeats) and live requests must win when cores are scarce.
+ */
+export const SANDBOX_NICE = 10;
 /** How often the RSS watchdog samples a sandbox's process tree when no memory cgroup is writable. */
 export const WATCHDOG_SAMPLE_MS = 5;
 /** How long a kill may take before the sandbox layer reports a leftover process (a bug). */

@@ -26,6 +26,7 @@ import {
   PROCESSES_MAX_DEFAULT,
   REAP_POLL_MS,
   RUNTIME_TASKS_PER_CORE,
+  SANDBOX_NICE,
   STDERR_TAIL_BYTES_MAX,
   TMP_MB_DEFAULT,
 } from "./limits.ts";
@@ -146,6 +147,7 @@ const WORKER_HOST = new URL("./worker_host.ts", import.meta.url).pathname;
 let warnedNoJail = false;
 let prlimitPath: string | null | undefined;
 let setprivPath: string | null | undefined;
+let nicePath: string | null | undefined;
 
 function findTool(name: string): string | null {
   for (const dir of ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
@@ -231,7 +233,7 @@ function denoArgs(spec: SandboxSpec, tier: Tier): string[] {
   ];
 }
 
-/** The full command line: [sh: cgroup join, seccomp fd] → [pdeathsig] → prlimit → [bwrap] → deno. */
+/** The full command line: [sh: cgroup join, seccomp fd] → nice → prlimit → [setpriv] → [bwrap] → deno. */
 function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null, workDir: string | null) {
   prlimitPath ??= findTool("prlimit");
   setprivPath ??= findTool("setpriv");
@@ -265,6 +267,8 @@ function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null
     if (tier !== "jail") rl.push(`--fsize=${l.tmpMb * MIB}`);
     line = [prlimitPath, ...rl, "--", ...line];
   }
+  nicePath ??= findTool("nice");
+  if (nicePath) line = [nicePath, "-n", String(SANDBOX_NICE), ...line];
   if (cgroup || filter) {
     line = ["/bin/sh", "-c", START_SCRIPT, "sh", ...(cgroup?.procsFiles ?? []), "--", filter ?? "-", ...line];
   }
