@@ -107,8 +107,9 @@ export function buildSeccompFilter(denied: readonly number[]): Uint8Array {
 }
 
 /**
- * The filter file bubblewrap reads, written once per process to a fresh private temp file (a predictable
- * name in /tmp could be planted by another user) and removed when the process unloads.
+ * The filter file bubblewrap reads. One file per distinct filter, kept in a directory private to this
+ * user (`$TMPDIR/o-seccomp-<uid>`, mode 0700, checked to be ours and not a symlink, so another user
+ * cannot plant a permissive filter there); where that check fails, a fresh private temp file.
  *
  * @returns Its path, or `null` where no filter is built (not x86_64; `O_SANDBOX_SECCOMP=off`).
  */
@@ -116,15 +117,46 @@ export function seccompFilterPath(): string | null {
   if (filterPath !== undefined) return filterPath;
   filterPath = null;
   if (Deno.build.arch !== "x86_64" || Deno.env.get("O_SANDBOX_SECCOMP") === "off") return filterPath;
-  const path = Deno.makeTempFileSync({ prefix: "o-seccomp-", suffix: ".bpf" });
-  Deno.writeFileSync(path, buildSeccompFilter(Object.values(SECCOMP_DENIED_X86_64)), { mode: 0o600 });
-  globalThis.addEventListener("unload", () => {
-    try {
-      Deno.removeSync(path);
-    } catch {
-      // Already gone.
-    }
-  });
-  filterPath = path;
+  const bytes = buildSeccompFilter(Object.values(SECCOMP_DENIED_X86_64));
+  filterPath = sharedFilterFile(bytes) ?? privateFilterFile(bytes);
   return filterPath;
+}
+
+function sharedFilterFile(bytes: Uint8Array): string | null {
+  try {
+    const uid = Deno.uid() ?? 0;
+    const dir = `${Deno.env.get("TMPDIR") || "/tmp"}/o-seccomp-${uid}`;
+    try {
+      Deno.mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) return null;
+    }
+    const st = Deno.lstatSync(dir);
+    if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o077) !== 0) return null;
+    const path = `${dir}/filter-${fnv1a(bytes)}.bpf`;
+    try {
+      const existing = Deno.readFileSync(path);
+      if (existing.length === bytes.length && existing.every((b, i) => b === bytes[i])) return path;
+    } catch {
+      // Not written yet.
+    }
+    const partial = `${path}.${Deno.pid}.tmp`;
+    Deno.writeFileSync(partial, bytes, { mode: 0o600 });
+    Deno.renameSync(partial, path);
+    return path;
+  } catch {
+    return null;
+  }
+}
+
+function privateFilterFile(bytes: Uint8Array): string {
+  const path = Deno.makeTempFileSync({ prefix: "o-seccomp-", suffix: ".bpf" });
+  Deno.writeFileSync(path, bytes, { mode: 0o600 });
+  return path;
+}
+
+function fnv1a(bytes: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
 }
