@@ -257,7 +257,6 @@ export class SandboxEvaluator implements Evaluator {
   /** One jail: spawns it, streams the start frame, watches its beats, collects frames until it ends. */
   async #runJail(payload: CompiledAgent[], live: string, run: RunShape): Promise<JailOutcome> {
     this.#stats.jails++;
-    const t0 = performance.now();
     let sandbox: SandboxProcess;
     try {
       sandbox = await this.#take();
@@ -301,13 +300,6 @@ export class SandboxEvaluator implements Evaluator {
           else if (msg.t === "begin") running = msg.i as number;
           else if (msg.t === "result") {
             outcome.results.set(msg.i as number, toResult(msg));
-            if (Deno.env.get("O_EVAL_DEBUG")) {
-              console.error(
-                `jail ${this.#stats.jails} cand ${msg.i} load ${Number(msg.loadMs).toFixed(1)} run ${
-                  Number(msg.runMs).toFixed(1)
-                } at ${(performance.now() - t0).toFixed(0)}`,
-              );
-            }
             running = null;
           } else if (msg.t === "breach") {
             outcome.breach = String(msg.error);

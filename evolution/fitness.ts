@@ -36,15 +36,18 @@ export interface Fitness {
 /** What the cost step of the order compares. */
 export type CostBasis = "latency" | "work";
 
-/** The fitness of a candidate that could not be evaluated. */
+/**
+ * The fitness of a candidate that could not be evaluated. Its costs are `Number.MAX_VALUE`, not
+ * `Infinity`, so a fitness survives a JSON round trip (engine state, lineage records).
+ */
 export const REJECTED: Fitness = {
   rejected: true,
   passed: 0,
   total: 0,
   correctness: 0,
   score: 0,
-  latencyMs: Infinity,
-  work: Infinity,
+  latencyMs: Number.MAX_VALUE,
+  work: Number.MAX_VALUE,
 };
 
 function caseScore(c: CaseResult): number {
@@ -108,6 +111,6 @@ export function compareFitness(a: Fitness, b: Fitness, basis: CostBasis = "laten
  */
 export function fitnessValue(f: Fitness): number {
   if (f.rejected) return 0;
-  const speed = Number.isFinite(f.latencyMs) ? 1 / (1 + f.latencyMs) : 0;
+  const speed = 1 / (1 + f.latencyMs);
   return Math.round((1000 * f.correctness + 100 * f.score + speed) * 1e6) / 1e6;
 }

@@ -1,0 +1,74 @@
+/**
+ * Protected evolution: genome (TypeScript AST), operators, stage-0 type check, jailed batch evaluation,
+ * fitness, selection with islands, the arbiter's statistics, and the `evolve` command.
+ *
+ * @example Rank two fitnesses and test two samples
+ * ```ts
+ * import { compareFitness, mannWhitneyU, REJECTED } from "./mod.ts";
+ * import { ok } from "node:assert";
+ * const good = { rejected: false, passed: 3, total: 3, correctness: 1, score: 1, latencyMs: 1, work: 10 };
+ * ok(compareFitness(good, REJECTED) < 0);
+ * ok(mannWhitneyU([1, 2, 3], [4, 5, 6], { alternative: "less" }).p <= 0.05);
+ * ```
+ *
+ * @module
+ */
+export { type ArbiterOptions, decide, type Decision, type Evidence, repetitionTotals } from "./arbiter.ts";
+export { compileAgent, type CompiledAgent, RESERVED_NAME } from "./compile.ts";
+export {
+  type EngineOptions,
+  type EngineProgress,
+  type EngineState,
+  type EvolutionResult,
+  type LineageRecord,
+  runEvolution,
+  type Stage0Reject,
+  type Stage0Stats,
+} from "./engine.ts";
+export { EngineStateError, EvaluatorError, EvolveOptionError, GenomeError } from "./errors.ts";
+export type { CaseResult, EvalResult, EvaluateOptions, Evaluator, RegressionCase } from "./eval_result.ts";
+export { type EvaluatorStats, SandboxEvaluator, type SandboxEvaluatorOptions } from "./evaluator.ts";
+export {
+  declaredVersion,
+  type EvolveArgs,
+  evolveCommand,
+  evolvedVersion,
+  type EvolveSummary,
+  parseEvolveArgs,
+  summarize,
+} from "./evolve_command.ts";
+export {
+  compareFitness,
+  computeFitness,
+  type CostBasis,
+  type Fitness,
+  fitnessValue,
+  REJECTED,
+} from "./fitness.ts";
+export { type Genome, normalizedHash, parseGenome, printGenome, type Region } from "./genome.ts";
+export {
+  crossover,
+  functionReplace,
+  logicBranch,
+  mutate,
+  type Offspring,
+  type OperatorName,
+  OPERATORS,
+  paramTweak,
+} from "./operators.ts";
+export { Prng, type PrngState } from "./prng.ts";
+export { compareIndividuals, type Individual, migrate, rank, survive, tournament } from "./selection.ts";
+export { type Snippet, SNIPPETS } from "./snippets.ts";
+export {
+  aaCalibrate,
+  type AaCalibration,
+  type Alternative,
+  cliffsDelta,
+  type MannWhitneyResult,
+  mannWhitneyU,
+  median,
+  normalCdf,
+} from "./stats.ts";
+export { formatDiagnostic, TypeChecker, type TypeDiagnostic } from "./typecheck.ts";
+export { benchEvolution, type EvolutionBench } from "./bench.ts";
+export * from "./limits.ts";
