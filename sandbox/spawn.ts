@@ -56,6 +56,8 @@ export interface SandboxLimits {
   outputBytesMax?: number;
   /** Wall time from spawn before a kill for `wall`, ms; 0 or absent: none (the caller times invokes). */
   wallMs?: number;
+  /** Scheduling niceness (0–19) so the supervisor wins scarce cores; 0 runs at the supervisor's. @default 10 */
+  nice?: number;
 }
 
 /** What to run and how. */
@@ -207,6 +209,10 @@ function checkSpec(spec: SandboxSpec): void {
   assert(Number.isInteger(l.files) && l.files > 0, "A sandbox file bound must be a positive integer");
   assert(Number.isInteger(l.processes) && l.processes >= 0, "A sandbox process bound must be an integer");
   assert(l.tmpMb > 0, "A sandbox tmp disk must be positive");
+  assert(
+    l.nice === undefined || (Number.isInteger(l.nice) && l.nice >= 0 && l.nice <= 19),
+    "Niceness is 0–19",
+  );
 }
 
 function denoArgs(spec: SandboxSpec, tier: Tier): string[] {
@@ -268,7 +274,8 @@ function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null
     line = [prlimitPath, ...rl, "--", ...line];
   }
   nicePath ??= findTool("nice");
-  if (nicePath) line = [nicePath, "-n", String(SANDBOX_NICE), ...line];
+  const nice = l.nice ?? SANDBOX_NICE;
+  if (nicePath && nice > 0) line = [nicePath, "-n", String(nice), ...line];
   if (cgroup || filter) {
     line = ["/bin/sh", "-c", START_SCRIPT, "sh", ...(cgroup?.procsFiles ?? []), "--", filter ?? "-", ...line];
   }
