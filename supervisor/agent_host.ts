@@ -11,10 +11,10 @@
  */
 import {
   type AgentInfo,
-  HISTORY_ENTRIES_MAX,
   applyDelta,
   assert,
   type DeltaOp,
+  HISTORY_ENTRIES_MAX,
   type HistoryEntry,
   OError,
   type SandboxMessage,
@@ -553,7 +553,9 @@ export class AgentHost {
           // An earlier change of this agent failed to become durable, and this one was computed on top of
           // it: it must not be answered. What the WAL holds is reloaded before the sandbox restarts.
           this.#deps.metrics.invoked(labels, "error", seconds);
-          return entry.reject(new SupervisorError("VAULT_IO", "Cannot answer: an earlier change of this agent failed"));
+          return entry.reject(
+            new SupervisorError("VAULT_IO", "Cannot answer: an earlier change of this agent failed"),
+          );
         }
         assert(seq > this.#seq, "WAL sequence numbers must grow");
         applyDelta(this.#durable, structuredClone(msg.delta));

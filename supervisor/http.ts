@@ -187,6 +187,50 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       "admin",
       async (_req, [name]) => json(await supervisor.get(name).checkpoint()),
     ],
+    ["POST", /^\/v1\/agents\/([^/]+)\/candidates$/, "submit", async (req, [name]) => {
+      const body = await readJson(req, bodyBytesMax);
+      if (!isRecord(body) || typeof body.source !== "string") {
+        throw new SupervisorError("INVALID_INPUT", "Cannot queue candidate: body needs a 'source' string");
+      }
+      if (body.source.length > AGENT_SOURCE_CHARS_MAX) {
+        throw new SupervisorError(
+          "BODY_TOO_LARGE",
+          `Cannot queue candidate: source exceeds ${AGENT_SOURCE_CHARS_MAX} chars`,
+        );
+      }
+      const record = await supervisor.candidates.submit(name, body.source);
+      return json({ id: record.id, status: record.status, version: record.version }, 202);
+    }],
+    ["GET", /^\/v1\/agents\/([^/]+)\/candidates$/, "read", (_req, [name]) => {
+      supervisor.get(name);
+      return json({ agent: name, candidates: supervisor.candidates.list(name) });
+    }],
+    ["GET", /^\/v1\/agents\/([^/]+)\/candidates\/([^/]+)$/, "read", (_req, [name, id]) => {
+      supervisor.get(name);
+      return json(supervisor.candidates.get(name, id));
+    }],
+    ["GET", /^\/v1\/agents\/([^/]+)\/lineage$/, "read", async (req, [name]) => {
+      const host = supervisor.get(name);
+      const withSource = new URL(req.url).searchParams.get("source") === "1";
+      const versions = (await supervisor.lineage.list(name)).map(({ source, ...rest }) => ({
+        ...rest,
+        source_chars: source.length,
+        ...(withSource ? { source } : {}),
+        live: rest.version === host.version,
+      }));
+      return json({ agent: name, live: host.version, versions });
+    }],
+    ["POST", /^\/v1\/agents\/([^/]+)\/rollback$/, "admin", async (req, [name]) => {
+      const body = await readJson(req, bodyBytesMax);
+      if (!isRecord(body) || typeof body.version !== "string") {
+        throw new SupervisorError("INVALID_INPUT", "Cannot roll back: body needs a 'version' string");
+      }
+      return json(await supervisor.rollback(name, body.version));
+    }],
+    ["POST", /^\/v1\/agents\/([^/]+)\/feedback$/, "submit", async (req, [name]) => {
+      supervisor.get(name);
+      return json(await supervisor.feedback(name, await readJson(req, bodyBytesMax)), 201);
+    }],
   ];
 
   async function route(req: Request, requestId: string): Promise<{ response: Response; route: string }> {
@@ -220,16 +264,6 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       return {
         response: errorResponse("METHOD_NOT_ALLOWED", `Cannot ${req.method} ${url.pathname}`),
         route: "405",
-      };
-    }
-    if (/^\/v1\/agents\/[^/]+\/(candidates|feedback|lineage)/.test(url.pathname)) {
-      supervisor.get(decodeURIComponent(url.pathname.split("/")[3]));
-      return {
-        response: errorResponse(
-          "NOT_IMPLEMENTED",
-          "Cannot serve this route yet: protected evolution is not built",
-        ),
-        route: "501",
       };
     }
     return { response: errorResponse("NOT_FOUND", `Cannot find ${url.pathname}`), route: "404" };

@@ -37,8 +37,15 @@ export class SupervisorMetrics implements HostMetrics {
     "Time from sending an invoke to its durable answer",
     ["agent", "version"],
   );
-  readonly restarts: Counter = this.registry.counter("o_sandbox_restarts_total", "Sandbox restarts, by agent", ["agent"]);
-  readonly toolCalls: Counter = this.registry.counter("o_tool_calls_total", "Brokered tool calls", ["tool", "outcome"]);
+  readonly restarts: Counter = this.registry.counter(
+    "o_sandbox_restarts_total",
+    "Sandbox restarts, by agent",
+    ["agent"],
+  );
+  readonly toolCalls: Counter = this.registry.counter("o_tool_calls_total", "Brokered tool calls", [
+    "tool",
+    "outcome",
+  ]);
   readonly httpRequests: Counter = this.registry.counter(
     "o_http_requests_total",
     "HTTP requests, by route and status",
@@ -55,7 +62,10 @@ export class SupervisorMetrics implements HostMetrics {
     ["agent"],
   );
   readonly process: Gauge = this.registry.gauge("o_process_memory_bytes", "Supervisor memory", ["kind"]);
-  readonly eventLoopLag: Gauge = this.registry.gauge("o_event_loop_lag_seconds", "Event-loop lag, last sample");
+  readonly eventLoopLag: Gauge = this.registry.gauge(
+    "o_event_loop_lag_seconds",
+    "Event-loop lag, last sample",
+  );
   #lagTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor() {
@@ -73,18 +83,43 @@ export class SupervisorMetrics implements HostMetrics {
     const r = this.registry;
     const wal = () => sources.vaultStats().wal;
     r.collected("o_wal_appends_total", "Records appended to the WAL", "counter", () => [[{}, wal().appends]]);
-    r.collected("o_wal_batches_total", "Group commits (one fdatasync each)", "counter", () => [[{}, wal().batches]]);
-    r.collected("o_wal_failed_batches_total", "Group commits that failed", "counter", () => [[{}, wal().failedBatches]]);
+    r.collected(
+      "o_wal_batches_total",
+      "Group commits (one fdatasync each)",
+      "counter",
+      () => [[{}, wal().batches]],
+    );
+    r.collected(
+      "o_wal_failed_batches_total",
+      "Group commits that failed",
+      "counter",
+      () => [[{}, wal().failedBatches]],
+    );
     r.collected("o_wal_segments", "WAL segment files", "gauge", () => [[{}, wal().segments]]);
     for (const [q, name] of [[0.5, "p50"], [0.99, "p99"]] as const) {
-      r.collected(`o_wal_fsync_${name}_seconds`, `fdatasync latency over recent batches, ${name}`, "gauge", () => {
-        return [[{}, quantile(wal().fsyncMs, q) / 1000]];
-      });
-      r.collected(`o_checkpoint_duration_${name}_seconds`, `Duration of recent checkpoints, ${name}`, "gauge", () => {
-        return [[{}, quantile(sources.vaultStats().checkpointMs, q) / 1000]];
-      });
+      r.collected(
+        `o_wal_fsync_${name}_seconds`,
+        `fdatasync latency over recent batches, ${name}`,
+        "gauge",
+        () => {
+          return [[{}, quantile(wal().fsyncMs, q) / 1000]];
+        },
+      );
+      r.collected(
+        `o_checkpoint_duration_${name}_seconds`,
+        `Duration of recent checkpoints, ${name}`,
+        "gauge",
+        () => {
+          return [[{}, quantile(sources.vaultStats().checkpointMs, q) / 1000]];
+        },
+      );
     }
-    r.collected("o_checkpoints_total", "Checkpoints written", "counter", () => [[{}, sources.vaultStats().checkpoints]]);
+    r.collected(
+      "o_checkpoints_total",
+      "Checkpoints written",
+      "counter",
+      () => [[{}, sources.vaultStats().checkpoints]],
+    );
     r.collected(
       "o_checkpoint_failures_total",
       "Checkpoints that failed",

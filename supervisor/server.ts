@@ -34,6 +34,7 @@ Options:
   --metrics-auth             require a bearer token on /metrics
   --config FILE              JSON file with any of these options (flags win)
   --log-level LEVEL          debug|info|warn|error (default info)
+  --shadow-window-ms N        how long a candidate's shadow watches live traffic (default 20000)
   --cold-restarts            no warm standby sandbox per agent (slower crash recovery, less memory)
   -h, --help                 show this help`;
 
@@ -52,6 +53,7 @@ export interface StartOptions {
   metricsAuth: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   coldRestarts: boolean;
+  shadowWindowMs?: number;
 }
 
 const FLAGS = {
@@ -69,6 +71,7 @@ const FLAGS = {
   config: { type: "string" },
   "log-level": { type: "string" },
   "cold-restarts": { type: "boolean" },
+  "shadow-window-ms": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -100,6 +103,10 @@ export function parseStartOptions(args: string[]): StartOptions | "help" {
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new TypeError(`Cannot use --log-level ${logLevel}`);
   }
+  const shadowWindow = pick("shadow-window-ms");
+  if (shadowWindow !== undefined && !(Number(shadowWindow) >= 0)) {
+    throw new TypeError(`Cannot use --shadow-window-ms: current value is ${shadowWindow}`);
+  }
   const tlsCert = pick("tls-cert") as string | undefined;
   const tlsKey = pick("tls-key") as string | undefined;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -119,6 +126,7 @@ export function parseStartOptions(args: string[]): StartOptions | "help" {
     metricsAuth: Boolean(pick("metrics-auth")),
     logLevel: logLevel as StartOptions["logLevel"],
     coldRestarts: Boolean(pick("cold-restarts")),
+    shadowWindowMs: shadowWindow === undefined ? undefined : Number(shadowWindow),
   };
 }
 
@@ -147,6 +155,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     metrics,
     tier: opts.tier,
     warmStandby: !opts.coldRestarts,
+    shadowWindowMs: opts.shadowWindowMs,
   });
   metrics.attach({
     vaultStats: () => vault.stats(),
@@ -155,6 +164,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   if (opts.tier === "process") log.warn("live agents run in the process tier: no bubblewrap jail");
   await supervisor.loadAll(opts.agents);
+  await supervisor.candidates.load();
   const auth = new Authenticator(vault, { requireAuth: opts.requireAuth });
   const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth });
   const listening = Promise.withResolvers<number>();

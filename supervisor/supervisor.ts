@@ -12,8 +12,8 @@ import {
   Broker,
   BUILTIN_TOOLS,
   type Grant,
-  type SandboxLimits,
   prefilter,
+  type SandboxLimits,
   type SandboxProcess,
   spawnSandbox,
   type Tier,
@@ -26,6 +26,17 @@ import type { HostVault } from "./host_deps.ts";
 import { SHUTDOWN_GRACE_MS } from "./limits.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 import { TrafficSplitter } from "./splitter.ts";
+import { CandidateManager } from "./candidates.ts";
+import { Lineage } from "./lineage.ts";
+import type { Evaluator } from "../evolution/eval_result.ts";
+import type { TypeDiagnostic } from "../evolution/typecheck.ts";
+
+/** Scheduling niceness of shadow sandboxes: the live agents win a busy core. */
+export const SHADOW_NICE = 10;
+/** The kv namespace of feedback records (key `AGENT/SEQ/TIME`). */
+export const FEEDBACK_NAMESPACE = "feedback";
+/** Longest feedback comment, in characters. */
+export const FEEDBACK_COMMENT_CHARS_MAX = 4096;
 
 /** The project root, where `agent/` and `protocol/` live (read-only inside every sandbox). */
 export const PROJECT_ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -34,6 +45,12 @@ export const PROJECT_ROOT: string = dirname(dirname(fileURLToPath(import.meta.ur
 export interface SupervisorVault extends HostVault {
   saveAgent(rec: AgentRecord): Promise<void>;
   listAgents(): Promise<AgentRecord[]>;
+  kvPut(ns: string, key: string, value: unknown): Promise<void>;
+  kvGet(ns: string, key: string): Promise<unknown>;
+  kvList(
+    ns: string,
+    options?: { prefix?: string; limit?: number },
+  ): Promise<{ key: string; value: unknown }[]>;
 }
 
 /** Options of {@link Supervisor}. */
@@ -48,6 +65,8 @@ export interface SupervisorOptions {
   limits?: SandboxLimits;
   /** Keep a started sandbox per agent waiting, so a crash recovers in milliseconds. @default true */
   warmStandby?: boolean;
+  /** How long a candidate's shadow watches live traffic, ms. @default SHADOW_WINDOW_MS */
+  shadowWindowMs?: number;
   /** Hosts the `http` tool may reach. @default [] */
   httpAllowHosts?: readonly string[];
 }
@@ -68,7 +87,13 @@ export class Supervisor {
   /** Mirrors live traffic to shadows. */
   readonly splitter: TrafficSplitter = new TrafficSplitter();
   readonly startedAt = Date.now();
+  /** Every version of every agent, with decisions. */
+  readonly lineage: Lineage;
+  /** Candidates on the protected path. */
+  readonly candidates: CandidateManager;
   #stopping = false;
+  #evaluator: Evaluator & { close(): Promise<void> } | undefined;
+  #typeChecker: { check(source: string): TypeDiagnostic[] } | undefined;
 
   constructor(options: SupervisorOptions) {
     this.#opts = options;
@@ -76,16 +101,56 @@ export class Supervisor {
       options.log.info("tool call", { ...entry, source: "broker" });
       options.metrics.toolCalled(entry.tool, entry.ok);
     });
+    this.lineage = new Lineage(options.vault);
+    this.candidates = new CandidateManager({
+      hosts: () => this.#hosts,
+      splitter: this.splitter,
+      shadowDeps: {
+        spawn: () => this.spawn("shadow"),
+        broker: this.#broker,
+        log: options.log,
+        metrics: { invoked: () => {}, restarted: () => {} },
+      },
+      evaluator: {
+        // The jailed evaluator and the type checker are heavy: made on the first candidate.
+        evaluate: async (sources, evalsFrom, opts) =>
+          (await this.#lazyEvaluator()).evaluate(sources, evalsFrom, opts),
+      },
+      typeCheck: async (source) => {
+        if (this.#typeChecker === undefined) {
+          const { TypeChecker } = await import("../evolution/typecheck.ts");
+          this.#typeChecker = new TypeChecker();
+        }
+        return this.#typeChecker.check(source);
+      },
+      lineage: this.lineage,
+      store: options.vault,
+      log: options.log,
+      metrics: options.metrics,
+      shadowWindowMs: options.shadowWindowMs,
+    });
   }
 
-  /** Spawns one sandbox for live agent code. */
-  spawn(): SandboxProcess {
+  async #lazyEvaluator(): Promise<Evaluator> {
+    if (this.#evaluator === undefined) {
+      const { SandboxEvaluator } = await import("../evolution/evaluator.ts");
+      this.#evaluator = new SandboxEvaluator({ tier: "jail" });
+    }
+    return this.#evaluator;
+  }
+
+  /**
+   * Spawns one sandbox for agent code. Live agents run in the configured tier at the supervisor's
+   * priority; shadows always run jailed and niced, so they yield the cores to live traffic.
+   */
+  spawn(role: "live" | "shadow" = "live"): SandboxProcess {
+    const limits = this.#opts.limits ?? AGENT_LIMITS_DEFAULT;
     return spawnSandbox({
       entry: join(PROJECT_ROOT, "agent", "sandbox_main.ts"),
       importMap: join(PROJECT_ROOT, "agent", "import_map.json"),
       readDirs: [join(PROJECT_ROOT, "agent"), join(PROJECT_ROOT, "protocol")],
-      tier: this.#opts.tier,
-      limits: this.#opts.limits ?? AGENT_LIMITS_DEFAULT,
+      tier: role === "live" ? this.#opts.tier : "jail",
+      limits: role === "live" ? { ...limits, nice: 0 } : { ...limits, nice: SHADOW_NICE },
     });
   }
 
@@ -98,7 +163,9 @@ export class Supervisor {
   async describe(source: string): Promise<AgentInfo> {
     const checked = prefilter(source);
     if (!checked.ok) {
-      const list = checked.violations.slice(0, 10).map((v) => `${v.line}:${v.column} ${v.rule}: ${v.message}`);
+      const list = checked.violations.slice(0, 10).map((v) =>
+        `${v.line}:${v.column} ${v.rule}: ${v.message}`
+      );
       throw new SupervisorError("AGENT_SOURCE_INVALID", `Cannot accept agent source: ${list.join("; ")}`);
     }
     const { channel, info } = await startSandbox(
@@ -170,6 +237,7 @@ export class Supervisor {
         created_ms: Date.now(),
       });
     }
+    await this.lineage.ensureInitial(info.name, host.version, source);
     o.log.info("agent started", { agent: info.name, version: info.version, origin, pid: host.pid });
     return host;
   }
@@ -243,9 +311,66 @@ export class Supervisor {
     };
   }
 
+  /**
+   * Makes an earlier version live again (one call): its code loads the current durable state.
+   *
+   * @throws {SupervisorError} `AGENT_NOT_FOUND`, `NOT_FOUND` (no such version), `AGENT_LOAD_FAILED`.
+   */
+  async rollback(agent: string, version: string): Promise<{ agent: string; version: string }> {
+    const host = this.get(agent);
+    const entry = await this.lineage.get(agent, version);
+    await host.replaceCode(entry.source, entry.version);
+    this.#opts.log.info("rolled back", { agent, version, audit: true });
+    return { agent, version: host.version };
+  }
+
+  /**
+   * Stores feedback on an answer.
+   *
+   * @throws {SupervisorError} `INVALID_INPUT` for a bad seq, score or comment.
+   */
+  async feedback(agent: string, body: unknown): Promise<{ agent: string; seq: number; score: number }> {
+    const host = this.get(agent);
+    const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+    const { seq, score, comment } = b;
+    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0 || seq > host.seq) {
+      throw new SupervisorError(
+        "INVALID_INPUT",
+        `Cannot take feedback: 'seq' must be an answered seq (0..${host.seq})`,
+      );
+    }
+    if (typeof score !== "number" || !(score >= -1 && score <= 1)) {
+      throw new SupervisorError(
+        "INVALID_INPUT",
+        "Cannot take feedback: 'score' must be a number within -1..1",
+      );
+    }
+    if (
+      comment !== undefined && (typeof comment !== "string" || comment.length > FEEDBACK_COMMENT_CHARS_MAX)
+    ) {
+      throw new SupervisorError(
+        "INVALID_INPUT",
+        `Cannot take feedback: 'comment' must be a string of at most ${FEEDBACK_COMMENT_CHARS_MAX} chars`,
+      );
+    }
+    const now = Date.now();
+    const key = `${agent}/${String(seq).padStart(12, "0")}/${now}`;
+    await this.#opts.vault.kvPut(FEEDBACK_NAMESPACE, key, {
+      agent,
+      seq,
+      score,
+      comment,
+      version: host.version,
+      time_ms: now,
+    });
+    return { agent, seq, score };
+  }
+
   /** Stops every host, last started first. */
   async stop(graceMs: number = SHUTDOWN_GRACE_MS): Promise<void> {
     this.#stopping = true;
+    this.candidates.stop();
+    await this.#evaluator?.close();
     const hosts = [...this.#hosts.values()].reverse();
     await Promise.all(hosts.map((h) => h.stop(graceMs)));
   }

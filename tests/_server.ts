@@ -34,7 +34,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const args = ["run", "-A", join(ROOT, "main.ts"), "start", "--port", "0", "--data", data];
   if (options.agents !== undefined) args.push("--agents", options.agents);
   args.push(...(options.args ?? []));
-  const process = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped", cwd: ROOT }).spawn();
+  const process = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped", cwd: ROOT })
+    .spawn();
   let text = "";
   const decoder = new TextDecoder();
   const port = Promise.withResolvers<number>();
@@ -46,7 +47,10 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     }
     port.reject(new Error(`server exited before listening:\n${text.slice(-3000)}`));
   })();
-  const timer = setTimeout(() => port.reject(new Error(`server did not listen in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+  const timer = setTimeout(
+    () => port.reject(new Error(`server did not listen in ${START_TIMEOUT_MS} ms`)),
+    START_TIMEOUT_MS,
+  );
   let p: number;
   try {
     p = await port.promise;

@@ -106,7 +106,13 @@ function alive(pid: number): boolean {
   }
 }
 
-function report(kills: number, sent: Set<string>, acked: Set<string>, keys: string[], leftover: number[]): TortureReport {
+function report(
+  kills: number,
+  sent: Set<string>,
+  acked: Set<string>,
+  keys: string[],
+  leftover: number[],
+): TortureReport {
   const seen = new Map<string, number>();
   for (const k of keys) seen.set(k, (seen.get(k) ?? 0) + 1);
   return {

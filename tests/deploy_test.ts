@@ -8,7 +8,12 @@ import { join } from "node:path";
 import { post, ROOT, startServer } from "./_server.ts";
 
 async function promtool(args: string[], stdin?: string): Promise<{ code: number; out: string }> {
-  const child = new Deno.Command("promtool", { args, stdin: stdin ? "piped" : "null", stdout: "piped", stderr: "piped" })
+  const child = new Deno.Command("promtool", {
+    args,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
     .spawn();
   if (stdin) {
     const w = child.stdin.getWriter();
@@ -20,7 +25,9 @@ async function promtool(args: string[], stdin?: string): Promise<{ code: number;
 }
 
 function counter(text: string, name: string, labels: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(name + "{") && labels.split(",").every((p) => l.includes(p)));
+  const line = text.split("\n").find((l) =>
+    l.startsWith(name + "{") && labels.split(",").every((p) => l.includes(p))
+  );
   return line ? Number(line.split(" ").at(-1)) : 0;
 }
 
@@ -30,7 +37,7 @@ function metricNames(exposition: string): Set<string> {
     const m = /^# TYPE (\S+) (\S+)/.exec(line);
     if (!m) continue;
     names.add(m[1]);
-    if (m[2] === "histogram") for (const s of ["_bucket", "_sum", "_count"]) names.add(m[1] + s);
+    if (m[2] === "histogram") { for (const s of ["_bucket", "_sum", "_count"]) names.add(m[1] + s); }
   }
   return names;
 }
@@ -49,11 +56,17 @@ Deno.test("/metrics passes promtool, counters move after invokes, dashboards use
   try {
     const before = await (await fetch(`${server.url}/metrics`)).text();
     for (let i = 0; i < 3; i++) {
-      strictEqual((await post(`${server.url}/v1/agents/counter/invoke`, { input: { add: `m${i}` } })).status, 200);
+      strictEqual(
+        (await post(`${server.url}/v1/agents/counter/invoke`, { input: { add: `m${i}` } })).status,
+        200,
+      );
     }
     const after = await (await fetch(`${server.url}/metrics`)).text();
     const labels = 'agent="counter",outcome="ok"';
-    strictEqual(counter(after, "o_invocations_total", labels) - counter(before, "o_invocations_total", labels), 3);
+    strictEqual(
+      counter(after, "o_invocations_total", labels) - counter(before, "o_invocations_total", labels),
+      3,
+    );
     ok(counter(after, "o_wal_appends_total", "") >= 3 || /o_wal_appends_total \d+/.test(after));
     const lint = await promtool(["check", "metrics"], after);
     strictEqual(lint.code, 0, lint.out);

@@ -31,5 +31,6 @@ const report = await torture({
   },
 });
 console.log(JSON.stringify(report, null, 2));
-const bad = report.lostAcked.length + report.duplicates.length + report.unknown.length + report.leftoverProcesses.length;
+const bad = report.lostAcked.length + report.duplicates.length + report.unknown.length +
+  report.leftoverProcesses.length;
 Deno.exit(bad === 0 ? 0 : 1);

@@ -1,0 +1,323 @@
+/**
+ * Candidates: code proposed for a live agent (by a person, another program, or the evolution loop), taken
+ * through the protected path — stage 0 (pre-filter, type check, it loads and names the same agent), a
+ * shadow on mirrored live traffic and replayed history, the live version's evals run alone in jails for
+ * both versions, and the arbiter's decision. Only then is the live code replaced; the decision and its
+ * evidence go into the lineage in the vault.
+ *
+ * @module
+ */
+import { decide, type Decision } from "../evolution/arbiter.ts";
+import type { EvalResult, Evaluator } from "../evolution/eval_result.ts";
+import { formatDiagnostic, type TypeDiagnostic } from "../evolution/typecheck.ts";
+import { OError } from "../protocol/mod.ts";
+import { prefilter } from "../sandbox/mod.ts";
+import type { Logger } from "../observability/mod.ts";
+import type { AgentHost } from "./agent_host.ts";
+import { SupervisorError } from "./errors.ts";
+import { Lineage } from "./lineage.ts";
+import type { SupervisorMetrics } from "./metrics.ts";
+import { type Comparison, Shadow, type ShadowDeps, type TrafficSplitter } from "./splitter.ts";
+
+/** Candidates waiting per agent; one more is refused with 429. */
+export const CANDIDATE_QUEUE_MAX = 32;
+/** Candidates evaluated at once across the supervisor (each runs a shadow and jails). */
+export const CANDIDATES_RUNNING_MAX = 2;
+/** Longest a shadow watches live traffic before the decision. */
+export const SHADOW_WINDOW_MS = 20_000;
+/** Mirrored comparisons after which the shadow window may end early. */
+export const SHADOW_COMPARISONS_ENOUGH = 200;
+/** Timed repetitions of each eval case for the decision. */
+export const DECISION_REPEATS = 31;
+/** The kv namespace of candidate records. */
+export const CANDIDATE_NAMESPACE = "candidates";
+
+/** Where a candidate is. */
+export type CandidateStatus = "queued" | "shadowing" | "promoted" | "rejected";
+
+/** What the decision rested on (served as JSON). */
+export interface CandidateEvidence extends Partial<Decision> {
+  reason: string;
+  /** The stage that decided: 0 (static checks), 2 (evals), 3 (shadow traffic), or the arbiter. */
+  stage?: number;
+  shadow?: { compared: number; mismatches: number; errors: number; dropped: number };
+}
+
+/** One candidate's record. */
+export interface CandidateRecord {
+  id: string;
+  agent: string;
+  status: CandidateStatus;
+  /** Where it came from: `submitted` (HTTP), `evolve`, `autofix`, … */
+  operator: string;
+  parent: string;
+  /** The version the candidate would get. */
+  version: string;
+  created_ms: number;
+  decided_ms: number | null;
+  evidence: CandidateEvidence | null;
+}
+
+/** What the manager needs. */
+export interface CandidateDeps {
+  hosts: () => ReadonlyMap<string, AgentHost>;
+  splitter: TrafficSplitter;
+  shadowDeps: ShadowDeps;
+  evaluator: Evaluator;
+  /** Stage 0's type check: diagnostics for a source (empty when it checks). */
+  typeCheck: (source: string) => Promise<TypeDiagnostic[]>;
+  lineage: Lineage;
+  store: {
+    kvPut(ns: string, key: string, value: unknown): Promise<void>;
+    kvGet(ns: string, key: string): Promise<unknown>;
+    kvList(ns: string, options?: { prefix?: string }): Promise<{ key: string; value: unknown }[]>;
+  };
+  log: Logger;
+  metrics: SupervisorMetrics;
+  /** Shadow window, for tests and demos. @default SHADOW_WINDOW_MS */
+  shadowWindowMs?: number;
+}
+
+interface Job {
+  record: CandidateRecord;
+  source: string;
+}
+
+/** Queues, evaluates and decides candidates. */
+export class CandidateManager {
+  readonly #deps: CandidateDeps;
+  readonly #queue: Job[] = [];
+  readonly #records = new Map<string, CandidateRecord>();
+  #running = 0;
+  #counter = 0;
+  #stopped = false;
+
+  constructor(deps: CandidateDeps) {
+    this.#deps = deps;
+  }
+
+  /** Loads stored records; re-queues candidates a restart interrupted. */
+  async load(): Promise<void> {
+    for (const { value } of await this.#deps.store.kvList(CANDIDATE_NAMESPACE)) {
+      const { record, source } = value as Job;
+      this.#records.set(`${record.agent}/${record.id}`, record);
+      if (record.status === "queued" || record.status === "shadowing") {
+        record.status = "queued";
+        this.#queue.push({ record, source });
+      }
+      const n = Number.parseInt(record.id.slice(1), 36);
+      if (Number.isFinite(n)) this.#counter = Math.max(this.#counter, n);
+    }
+    this.#pump();
+  }
+
+  /**
+   * Queues a candidate.
+   *
+   * @throws {SupervisorError} `AGENT_NOT_FOUND`, `AGENT_OVERLOADED` (queue full), `INVALID_INPUT`.
+   */
+  async submit(agent: string, source: string, operator = "submitted"): Promise<CandidateRecord> {
+    const host = this.#deps.hosts().get(agent);
+    if (host === undefined) throw new SupervisorError("AGENT_NOT_FOUND", `Cannot find agent '${agent}'`);
+    if (typeof source !== "string" || source.length === 0) {
+      throw new SupervisorError(
+        "INVALID_INPUT",
+        "Cannot queue candidate: 'source' must be a non-empty string",
+      );
+    }
+    const waiting = this.#queue.filter((j) => j.record.agent === agent).length;
+    if (waiting >= CANDIDATE_QUEUE_MAX) {
+      throw new SupervisorError(
+        "AGENT_OVERLOADED",
+        `Cannot queue candidate: ${CANDIDATE_QUEUE_MAX} already wait`,
+      );
+    }
+    const id = `c${(++this.#counter).toString(36)}`;
+    const record: CandidateRecord = {
+      id,
+      agent,
+      status: "queued",
+      operator,
+      parent: host.version,
+      version: `${host.info.version}+${id}`,
+      created_ms: Date.now(),
+      decided_ms: null,
+      evidence: null,
+    };
+    this.#records.set(`${agent}/${id}`, record);
+    const job = { record, source };
+    await this.#save(job);
+    this.#queue.push(job);
+    this.#pump();
+    return { ...record };
+  }
+
+  /** A candidate's record. @throws {SupervisorError} `NOT_FOUND`. */
+  get(agent: string, id: string): CandidateRecord {
+    const record = this.#records.get(`${agent}/${id}`);
+    if (record === undefined) {
+      throw new SupervisorError("NOT_FOUND", `Cannot find candidate '${id}' of '${agent}'`);
+    }
+    return { ...record };
+  }
+
+  /** Every candidate of an agent, oldest first. */
+  list(agent: string): CandidateRecord[] {
+    return [...this.#records.values()].filter((r) => r.agent === agent).sort((a, b) =>
+      a.created_ms - b.created_ms
+    );
+  }
+
+  /** Resolves once no candidate is queued or running (tests and the demo). */
+  async idle(): Promise<void> {
+    while (this.#queue.length > 0 || this.#running > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Stops taking jobs (running ones finish). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  #pump(): void {
+    while (!this.#stopped && this.#running < CANDIDATES_RUNNING_MAX && this.#queue.length > 0) {
+      const job = this.#queue.shift()!;
+      this.#running++;
+      this.#process(job)
+        .catch((e) => this.#finish(job, "rejected", { reason: `evaluation failed: ${message(e)}` }, "failed"))
+        .finally(() => {
+          this.#running--;
+          this.#pump();
+        });
+    }
+  }
+
+  async #save(job: Job): Promise<void> {
+    await this.#deps.store.kvPut(CANDIDATE_NAMESPACE, `${job.record.agent}/${job.record.id}`, job);
+  }
+
+  async #finish(
+    job: Job,
+    status: "promoted" | "rejected",
+    evidence: CandidateEvidence,
+    metric: string = status,
+  ): Promise<void> {
+    job.record.status = status;
+    job.record.evidence = evidence;
+    job.record.decided_ms = Date.now();
+    this.#deps.metrics.candidates.inc({ agent: job.record.agent, decision: metric });
+    await this.#save(job);
+    this.#deps.log.info(`candidate ${status}`, {
+      agent: job.record.agent,
+      candidate: job.record.id,
+      reason: evidence.reason,
+    });
+  }
+
+  async #process(job: Job): Promise<void> {
+    const { record, source } = job;
+    const host = this.#deps.hosts().get(record.agent);
+    if (host === undefined) return this.#finish(job, "rejected", { reason: "the agent is gone", stage: 0 });
+    const stage0 = await this.#stage0(source);
+    if (stage0 !== null) return this.#finish(job, "rejected", { reason: stage0, stage: 0 });
+    record.status = "shadowing";
+    record.parent = host.version;
+    await this.#save(job);
+    let shadow: Shadow;
+    try {
+      shadow = await this.#startShadow(host, record, source);
+    } catch (e) {
+      return this.#finish(job, "rejected", {
+        reason: `stage 0: the code does not load: ${message(e)}`,
+        stage: 0,
+      });
+    }
+    try {
+      const liveSource = host.source;
+      const [evals, shadowEvidence] = await Promise.all([
+        this.#evaluate(record.agent, liveSource, source),
+        this.#watch(shadow),
+      ]);
+      const decision = decide(evals);
+      const evidence: CandidateEvidence = { ...decision, shadow: shadowEvidence };
+      if (shadowEvidence.mismatches + shadowEvidence.errors > 0) {
+        evidence.reason =
+          `stage 3: ${shadowEvidence.mismatches} of ${shadowEvidence.compared} shadow answers differed ` +
+          `from live and ${shadowEvidence.errors} failed` +
+          (decision.promote ? "" : `; also: ${decision.reason}`);
+        evidence.stage = 3;
+        return this.#finish(job, "rejected", evidence);
+      }
+      if (!decision.promote) return this.#finish(job, "rejected", { ...evidence, stage: 2 });
+      await host.replaceCode(source, record.version);
+      await this.#deps.lineage.record({
+        agent: record.agent,
+        version: record.version,
+        parent: record.parent,
+        operator: record.operator,
+        candidate: record.id,
+        source,
+        decision: evidence,
+      });
+      return this.#finish(job, "promoted", { ...evidence, stage: 3 });
+    } finally {
+      this.#deps.splitter.remove(record.agent, record.id);
+      await shadow.stop();
+    }
+  }
+
+  async #stage0(source: string): Promise<string | null> {
+    const filtered = prefilter(source);
+    if (!filtered.ok) {
+      const v = filtered.violations.slice(0, 5).map((x) => `${x.line}:${x.column} ${x.rule}: ${x.message}`);
+      return `stage 0: pre-filter: ${v.join("; ")}`;
+    }
+    const diagnostics = await this.#deps.typeCheck(source);
+    if (diagnostics.length > 0) {
+      return `stage 0: type check: ${diagnostics.slice(0, 5).map(formatDiagnostic).join("; ")}`;
+    }
+    return null;
+  }
+
+  async #startShadow(host: AgentHost, record: CandidateRecord, source: string): Promise<Shadow> {
+    const { snapshot, seq } = await host.durableState();
+    const shadow = await Shadow.start({
+      id: record.id,
+      agent: record.agent,
+      source,
+      version: record.version,
+      start: { snapshot, seq, history: [] },
+      tools: host.info.tools,
+    }, this.#deps.shadowDeps);
+    this.#deps.splitter.add(shadow);
+    return shadow;
+  }
+
+  async #evaluate(agent: string, liveSource: string, candidate: string) {
+    const options = { alone: true, repeats: DECISION_REPEATS };
+    const [live, cand]: EvalResult[] = [
+      ...(await this.#deps.evaluator.evaluate([liveSource], liveSource, options)),
+      ...(await this.#deps.evaluator.evaluate([candidate], liveSource, options)),
+    ];
+    this.#deps.metrics.evaluations.inc({ agent }, 2);
+    return { live, candidate: cand };
+  }
+
+  /** Watches mirrored live traffic for the shadow window (or until enough comparisons). */
+  async #watch(shadow: Shadow) {
+    const deadline = Date.now() + (this.#deps.shadowWindowMs ?? SHADOW_WINDOW_MS);
+    while (Date.now() < deadline && shadow.comparisons.length < SHADOW_COMPARISONS_ENOUGH) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const all: Comparison[] = shadow.comparisons;
+    return {
+      compared: all.length,
+      mismatches: all.filter((c) => !c.equal && c.error === undefined).length,
+      errors: all.filter((c) => c.error !== undefined).length,
+      dropped: shadow.dropped,
+    };
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof OError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+}
