@@ -14,9 +14,12 @@
  *    - score: per-case scores, one-sided "candidate higher" with the same p and effect-size floor, and the
  *      latency ratio no worse than 1 / {@link LATENCY_RATIO_MAX}.
  *
- * Why three gates on latency: the p-value alone promotes ~5 % of A/A comparisons by construction; the
- * effect-size floor and the ratio floor make noise (two runs of the same code) essentially never pass,
- * which the A/A test in arbiter_test.ts and the engine's own A/A run measure.
+ * Why three gates on latency: the p-value alone promotes ~5 % of A/A comparisons by construction, and
+ * far more when two processes run at systematically different speeds (another core, another JIT
+ * decision, a load burst). The effect-size floor and the ratio floor make noise essentially never pass.
+ * With a second live measurement (`liveAgain`), both floors grow with the A/A distance actually seen in
+ * this comparison: the ratio must beat {@link LATENCY_RATIO_MAX} × e^(−2·|ln aa_ratio|) and the effect
+ * must exceed the A/A effect by 0.25. The A/A tests in arbiter_test.ts and the engine's A/A run measure it.
  *
  * @module
  */
@@ -24,12 +27,21 @@ import type { CaseResult, EvalResult } from "./eval_result.ts";
 import { EFFECT_SIZE_MIN, LATENCY_RATIO_MAX, P_VALUE_MAX } from "./limits.ts";
 import { cliffsDelta, mannWhitneyU, median } from "./stats.ts";
 
+/** How much an improvement's effect size must exceed the A/A comparison's own. */
+const AA_EFFECT_MARGIN = 0.25;
+
 /** What the arbiter looks at. */
 export interface Evidence {
   /** The live version's evaluation (alone, same cases and repetitions). */
   live: EvalResult;
   /** The candidate's evaluation (alone). */
   candidate: EvalResult;
+  /**
+   * The live version measured a second time, in its own jail, interleaved with the other two: its
+   * timings join the live sample, and its distance from the first measurement (an A/A comparison) sets
+   * how much larger than noise an improvement must be.
+   */
+  liveAgain?: EvalResult;
 }
 
 /** The arbiter's verdict, stored with the lineage record (snake_case: it is served as JSON). */
@@ -52,6 +64,10 @@ export interface Decision {
   metric: "latency" | "score" | null;
   /** Candidate over live median per-repetition latency (`null` without timings). */
   latency_ratio: number | null;
+  /** Second over first live median (the A/A noise), `null` without a second live measurement. */
+  aa_ratio: number | null;
+  /** Cliff's delta of the second live measurement over the first, `null` without one. */
+  aa_effect_size: number | null;
 }
 
 /** Thresholds of {@link decide}. */
@@ -125,6 +141,8 @@ export function decide(evidence: Evidence, options: ArbiterOptions = {}): Decisi
     mismatches: 0,
     metric: null,
     latency_ratio: null,
+    aa_ratio: null,
+    aa_effect_size: null,
   };
   if (!candidate.ok) {
     return { ...base, reason: `The candidate did not run: ${candidate.error ?? "unknown error"}` };
@@ -146,10 +164,24 @@ export function decide(evidence: Evidence, options: ArbiterOptions = {}): Decisi
       reason: `The mean score fell from ${liveScore.toFixed(4)} to ${candidateScore.toFixed(4)}`,
     };
   }
-  const lt = repetitionTotals(live.cases);
+  const first = repetitionTotals(live.cases);
+  const again = evidence.liveAgain?.ok && evidence.liveAgain.cases.length === live.cases.length
+    ? repetitionTotals(evidence.liveAgain.cases)
+    : [];
+  const lt = [...first, ...again];
   const ct = repetitionTotals(candidate.cases);
   const ratio = lt.length > 0 && ct.length > 0 && median(lt) > 0 ? median(ct) / median(lt) : null;
   d.latency_ratio = ratio;
+  // The A/A noise: how far apart two measurements of the same code came out in this very comparison.
+  let noise = 0;
+  let aaDelta = 0;
+  if (first.length >= 2 && again.length >= 2 && median(first) > 0) {
+    d.aa_ratio = median(again) / median(first);
+    d.aa_effect_size = aaDelta = cliffsDelta(again, first);
+    noise = Math.abs(Math.log(d.aa_ratio));
+  }
+  const ratioFloor = ratioMax * Math.exp(-2 * noise);
+  const deltaFloor = Math.min(1, Math.max(deltaMin, Math.abs(aaDelta) + AA_EFFECT_MARGIN));
   if (candidateScore > liveScore) {
     const s = scoreTest(live.cases, candidate.cases);
     const slower = ratio !== null && ratio > 1 / ratioMax;
@@ -170,7 +202,7 @@ export function decide(evidence: Evidence, options: ArbiterOptions = {}): Decisi
   const u = mannWhitneyU(ct, lt, { alternative: "less" });
   const delta = -cliffsDelta(ct, lt);
   const out = { ...d, metric: "latency" as const, p_value: u.p, effect_size: delta };
-  if (u.p < pMax && delta >= deltaMin && ratio <= ratioMax) {
+  if (u.p < pMax && delta >= deltaFloor && ratio <= ratioFloor) {
     return {
       ...out,
       promote: true,
@@ -179,9 +211,11 @@ export function decide(evidence: Evidence, options: ArbiterOptions = {}): Decisi
   }
   return {
     ...out,
-    reason: `No significant improvement (p=${u.p.toPrecision(3)}, effect=${delta.toFixed(3)}, ratio=${
-      ratio.toFixed(3)
-    })`,
+    reason:
+      `No significant improvement (p=${u.p.toPrecision(3)}, effect=${delta.toFixed(3)} of ${
+        deltaFloor.toFixed(2)
+      } needed, ` +
+      `ratio=${ratio.toFixed(3)} of ${ratioFloor.toFixed(3)} needed)`,
   };
 }
 

@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { decide } from "./arbiter.ts";
 import { SandboxEvaluator } from "./evaluator.ts";
+import { EVAL_REPEATS_FINAL } from "./limits.ts";
 import { parseGenome } from "./genome.ts";
 import { mutate } from "./operators.ts";
 import { Prng } from "./prng.ts";
@@ -18,6 +20,8 @@ export interface EvolutionBenchOptions {
   seed?: number;
   /** The agent whose mutants are evaluated. @default examples/agents/sorter.ts */
   agentPath?: string;
+  /** Real A/A comparisons (three lock-step jails of the live version, judged by the arbiter). @default 10 */
+  aaRuns?: number;
 }
 
 /** What {@link benchEvolution} measured. */
@@ -35,6 +39,36 @@ export interface EvolutionBench {
   breaches: number;
   /** Jails run at once on each side. */
   parallel: number;
+  /** Real A/A comparisons run. */
+  aa_runs: number;
+  /** Of those, how many the arbiter would have promoted (must be 0). */
+  aa_false_promotions: number;
+  /** The A/A median-latency ratios seen (second live over first), smallest and largest. */
+  aa_ratio_min: number | null;
+  aa_ratio_max: number | null;
+}
+
+/** The live version against itself, measured exactly as a finalist is: three lock-step jails. */
+async function realAa(evaluator: SandboxEvaluator, live: string, runs: number) {
+  let promoted = 0;
+  const ratios: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const [a, b, c] = await evaluator.evaluate([live, live, live], live, {
+      alone: true,
+      count: false,
+      interleave: true,
+      repeats: EVAL_REPEATS_FINAL,
+    });
+    const d = decide({ live: a, candidate: b, liveAgain: c });
+    if (d.promote) promoted++;
+    if (d.aa_ratio !== null) ratios.push(d.aa_ratio);
+  }
+  return {
+    aa_runs: runs,
+    aa_false_promotions: promoted,
+    aa_ratio_min: ratios.length ? Math.round(Math.min(...ratios) * 1000) / 1000 : null,
+    aa_ratio_max: ratios.length ? Math.round(Math.max(...ratios) * 1000) / 1000 : null,
+  };
 }
 
 const SORTER = new URL("../examples/agents/sorter.ts", import.meta.url).pathname;
@@ -73,6 +107,7 @@ export async function benchEvolution(options: EvolutionBenchOptions = {}): Promi
     started = performance.now();
     await baseline.evaluate(sources, live, { alone: true, count: true, repeats: 1 });
     const baselineS = (performance.now() - started) / 1000;
+    const aa = await realAa(screening, live, options.aaRuns ?? 10);
     const evalsPerS = sources.length / screeningS;
     const baselinePerS = sources.length / baselineS;
     return {
@@ -83,6 +118,7 @@ export async function benchEvolution(options: EvolutionBenchOptions = {}): Promi
       jails: after.jails - before.jails,
       breaches: after.breaches - before.breaches,
       parallel,
+      ...aa,
     };
   } finally {
     await screening.close();

@@ -2,8 +2,9 @@
  * The evolution engine: islands of individuals, seeded operators, stage 0 (pre-filter, near-duplicate
  * rejection, type check), batched screening through an injected {@link Evaluator}, elitist tournament
  * survival with ring migration, then the final stage: the best few candidates are re-evaluated alone,
- * each beside the live version in its own jail, and the arbiter decides. An A/A comparison (the live
- * version against itself, measured the same way) is recorded with every run.
+ * each in its own jail, in lock-step with two jails of the live version, and the arbiter decides. The
+ * two live measurements also give an A/A comparison (the live version against itself), recorded with
+ * every run: it must never promote.
  *
  * Determinism: every choice is drawn from one seeded PRNG and ranking uses the deterministic work count
  * (cost basis `work`), so the same seed, source and evaluator make the same individuals in the same
@@ -405,6 +406,7 @@ async function evaluateAlone(run: Run, sources: string[]): Promise<EvalResult[]>
   const results = await run.o.evaluator.evaluate(sources, run.o.source, {
     alone: true,
     count: false,
+    interleave: true,
     repeats: run.o.repeatsFinal,
   });
   run.state.evalMs += run.o.clock() - started;
@@ -432,12 +434,10 @@ async function finish(run: Run): Promise<EvolutionResult> {
   let baselineFitness = live.fitness;
   let bestFitness = live.fitness;
   for (const f of finalists) {
-    const results = await evaluateAlone(
-      run,
-      aa === null ? [live.source, f.source, live.source] : [live.source, f.source],
-    );
-    decision = decide({ live: results[0], candidate: results[1] });
-    if (aa === null) aa = decide({ live: results[0], candidate: results[2] });
+    // Live, candidate, live again: three jails in lock-step, so load changes hit all three alike.
+    const results = await evaluateAlone(run, [live.source, f.source, live.source]);
+    decision = decide({ live: results[0], candidate: results[1], liveAgain: results[2] });
+    aa ??= decide({ live: results[0], candidate: results[2] });
     baselineFitness = computeFitness(results[0]);
     bestFitness = computeFitness(results[1]);
     const record = s.lineage.find((r) => r.id === f.id);

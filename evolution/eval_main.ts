@@ -40,6 +40,8 @@ interface Start {
   live: Compiled;
   /** The live version's work-counting copy: its work per case sets each case's work budget. */
   liveCounted: Compiled | null;
+  /** Lock-step mode (one candidate): wait for a `{t: "go"}` frame before each repetition of all cases. */
+  stepped?: boolean;
   /** A case's work budget: max(workMin, workFactor × the live version's work on it). */
   workMin: number;
   workFactor: number;
@@ -90,17 +92,19 @@ function send(msg: Record<string, unknown>): void {
   while (at < frame.length) at += write(frame.subarray(at));
 }
 
-async function readStart(): Promise<Start> {
-  const decoder = new FrameDecoder();
-  const reader = Deno.stdin.readable.getReader();
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("stdin closed before the start frame");
-    const frames = decoder.push(value);
-    if (frames.length > 0) {
-      reader.releaseLock();
-      return frames[0] as Start;
+/** Frames from the host, in order: the start frame, then (stepped runs) one `go` per repetition. */
+class Inbox {
+  readonly #decoder = new FrameDecoder();
+  readonly #reader = Deno.stdin.readable.getReader();
+  #queue: unknown[] = [];
+
+  async next(): Promise<Record<string, unknown> | null> {
+    while (this.#queue.length === 0) {
+      const { value, done } = await this.#reader.read();
+      if (done) return null;
+      this.#queue = this.#decoder.push(value);
     }
+    return this.#queue.shift() as Record<string, unknown>;
   }
 }
 
@@ -256,6 +260,51 @@ async function runCase(agent: Agent, work: WorkMeter | null, c: Case, start: Sta
   }
 }
 
+/**
+ * Lock-step repetitions: each `go` frame runs every case once and answers `rep`, so the host can
+ * interleave several jails repetition by repetition and expose them to the same machine load.
+ */
+async function runStepped(agent: Agent, work: WorkMeter | null, cases: Case[], start: Start, inbox: Inbox) {
+  const acc = cases.map(() => ({
+    ms: [] as number[],
+    first: undefined as unknown,
+    units: 0,
+    error: null as string | null,
+  }));
+  for (let r = 0; r < start.repeats; r++) {
+    const go = await inbox.next();
+    if (go?.t !== "go") break;
+    for (let i = 0; i < cases.length; i++) {
+      const a = acc[i];
+      if (a.error !== null) continue;
+      try {
+        work?.(cases[i].budget);
+        const res = await call(agent, cases[i].input, start.caseMsMax);
+        if (r === 0) {
+          a.first = res.out;
+          a.units = work?.(cases[i].budget) ?? 0;
+        }
+        a.ms.push(res.ms);
+      } catch (e) {
+        a.error = errorText(e);
+      }
+    }
+    send({ t: "rep", r });
+  }
+  return cases.map((c, i) => {
+    const a = acc[i];
+    const base = {
+      ms: a.ms,
+      work: a.units,
+      weight: c.weight,
+      critical: c.critical,
+      regression: c.regression,
+    };
+    if (a.error !== null) return { ...base, pass: false, score: null, out: "error", error: a.error };
+    return { ...base, ...judge(c, a.first), out: hash(a.first) };
+  });
+}
+
 /** Measures the live version's work per case (its counting copy) and sets every case's budget. */
 async function setBudgets(cases: Case[], start: Start): Promise<void> {
   let work: WorkMeter | null = null;
@@ -339,7 +388,9 @@ async function main(): Promise<void> {
   const READY_FRAME = encodeFrame({ t: "ready" });
   let at = 0;
   while (at < READY_FRAME.length) at += write(READY_FRAME.subarray(at));
-  const start = await readStart();
+  const inbox = new Inbox();
+  const start = await inbox.next() as unknown as Start | null;
+  if (start === null) throw new Error("stdin closed before the start frame");
   nonce = start.nonce;
   let cases: Case[];
   try {
@@ -364,7 +415,8 @@ async function main(): Promise<void> {
       continue;
     }
     const results = [];
-    for (const c of cases) results.push(await runCase(agent, work, c, start));
+    if (start.stepped) results.push(...await runStepped(agent, work, cases, start, inbox));
+    else for (const c of cases) results.push(await runCase(agent, work, c, start));
     if (!sameFingerprint(baseline, fingerprint())) {
       send({ t: "breach", i, error: "The candidate changed a shared built-in" });
       return exit(4);

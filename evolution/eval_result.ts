@@ -61,6 +61,12 @@ export interface EvaluateOptions {
   count?: boolean;
   /** A call over this fails its case (capped by the evaluator's own bound), ms. */
   caseMsMax?: number;
+  /**
+   * With `alone`: drive the jails in lock-step, one repetition of every case at a time, round-robin over
+   * the sources, so changes in machine load hit every side alike (the arbiter compares such runs).
+   * @default false
+   */
+  interleave?: boolean;
 }
 
 /** Runs candidates against the live version's evals. */

@@ -166,6 +166,13 @@ export class SandboxEvaluator implements Evaluator {
         );
       } else todo.push(i);
     });
+    if (alone && options.interleave) {
+      const shape = { repeats, alone, count, caseMsMax };
+      const out = await this.#runInterleaved(todo.map((i) => sources[i]), evalsFrom, shape);
+      todo.forEach((idx, k) => results[idx] = out[k]);
+      this.#stats.evaluations += sources.length;
+      return results;
+    }
     const size = alone ? 1 : Math.min(this.#batchMax, Math.ceil(todo.length / this.#parallel));
     const batches: number[][] = [];
     for (let at = 0; at < todo.length; at += Math.max(1, size)) batches.push(todo.slice(at, at + size));
@@ -254,6 +261,41 @@ export class SandboxEvaluator implements Evaluator {
     };
   }
 
+  /**
+   * Alone jails in lock-step: every source gets its own jail; for each repetition, each jail in turn
+   * runs every case once. A jail that breaks fails its own source only.
+   */
+  async #runInterleaved(sources: string[], live: string, run: RunShape): Promise<EvalResult[]> {
+    const sessions: JailSession[] = [];
+    for (const source of sources) {
+      const sandbox = await this.#take();
+      this.#stats.jails++;
+      const start = {
+        nonce: "",
+        live: this.#payload(live, false),
+        liveCounted: run.count ? this.#payload(live, true) : null,
+        workMin: WORK_BUDGET_MIN,
+        workFactor: WORK_BUDGET_FACTOR,
+        regression: this.#regression,
+        candidates: [this.#payload(source, run.count)],
+        repeats: run.repeats,
+        caseMsMax: run.caseMsMax,
+        stepped: true,
+      };
+      sessions.push(new JailSession(sandbox, start, run.caseMsMax + BEAT_GRACE_MS));
+    }
+    for (let r = 0; r < run.repeats; r++) {
+      for (const session of sessions) await session.step(r);
+    }
+    const out: EvalResult[] = [];
+    for (const session of sessions) {
+      const r = await session.finish();
+      if (!r.ok) this.#stats.breaches++;
+      out.push({ ...r, alone: true });
+    }
+    return out;
+  }
+
   /** One jail: spawns it, streams the start frame, watches its beats, collects frames until it ends. */
   async #runJail(payload: CompiledAgent[], live: string, run: RunShape): Promise<JailOutcome> {
     this.#stats.jails++;
@@ -319,6 +361,87 @@ export class SandboxEvaluator implements Evaluator {
       outcome.breach ??= describeExit(exit.killedFor, exit.code, exit.signal, sandbox);
     }
     return outcome;
+  }
+}
+
+/** One lock-step jail: sends `go` frames, waits for each `rep`, and collects the final result. */
+class JailSession {
+  readonly #sandbox: SandboxProcess;
+  readonly #nonce = crypto.randomUUID();
+  readonly #graceMs: number;
+  readonly #frames: AsyncIterator<Record<string, unknown>>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #failure: string | null = null;
+  #result: EvalResult | null = null;
+
+  constructor(sandbox: SandboxProcess, start: Record<string, unknown>, graceMs: number) {
+    this.#sandbox = sandbox;
+    this.#graceMs = graceMs;
+    this.#writer = sandbox.stdin.getWriter();
+    this.#frames = this.#read()[Symbol.asyncIterator]();
+    this.#send({ ...start, nonce: this.#nonce });
+  }
+
+  async *#read(): AsyncGenerator<Record<string, unknown>> {
+    const decoder = new FrameDecoder();
+    for await (const chunk of this.#sandbox.stdout) {
+      for (const raw of decoder.push(chunk)) {
+        const msg = raw as Record<string, unknown>;
+        if (msg?.k !== this.#nonce) throw new Error("a frame without the nonce");
+        yield msg;
+      }
+    }
+  }
+
+  #send(frame: unknown): void {
+    this.#writer.write(encodeFrame(frame)).catch(() => {});
+  }
+
+  /** Reads frames until `want` (or a result, a failure, the end); the jail dies if it stays silent. */
+  async #until(want: string, waitMs: number): Promise<Record<string, unknown> | null> {
+    while (this.#failure === null) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const silent = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), waitMs));
+      const next = await Promise.race([this.#frames.next().catch((e) => ({ error: e })), silent]);
+      clearTimeout(timer);
+      if (next === null) this.#fail("Killed: a call ran past the time bound", "wall");
+      else if ("error" in next) this.#fail(`The jail sent a malformed frame: ${next.error}`, "protocol");
+      else if (next.done) this.#fail(null, null);
+      else {
+        const msg = next.value;
+        if (msg.t === "result") this.#result = toResult(msg);
+        if (msg.t === "fatal") throw new EvaluatorError("EVAL_LIVE_FAILED", String(msg.error));
+        if (msg.t === want || msg.t === "result") return msg;
+        if (msg.t === "breach") this.#fail(String(msg.error), "breach");
+        waitMs = msg.t === "beat" ? this.#graceMs : waitMs;
+      }
+    }
+    return null;
+  }
+
+  #fail(why: string | null, kill: string | null): void {
+    this.#failure = why ?? "The jail ended";
+    if (kill !== null) this.#sandbox.kill(kill);
+  }
+
+  /** Runs repetition `r` and waits for it. */
+  async step(r: number): Promise<void> {
+    if (this.#failure !== null || this.#result !== null) return;
+    this.#send({ t: "go", r });
+    await this.#until("rep", r === 0 ? EVAL_JAIL_START_MS_MAX : this.#graceMs);
+  }
+
+  /** Waits for the result and the jail's end. */
+  async finish(): Promise<EvalResult> {
+    if (this.#result === null && this.#failure === null) await this.#until("result", this.#graceMs);
+    await this.#writer.close().catch(() => {});
+    if (this.#result === null) this.#sandbox.kill("done");
+    const exit = await this.#sandbox.exited;
+    if (this.#result !== null) return this.#result;
+    const why = this.#failure === "The jail ended"
+      ? describeExit(exit.killedFor, exit.code, exit.signal, this.#sandbox)
+      : this.#failure;
+    return failed(why ?? "The jail ended", true);
   }
 }
 

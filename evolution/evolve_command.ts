@@ -318,3 +318,5 @@ function printHuman(s: EvolveSummary, r: EvolutionResult): void {
     s.promoted ? `promoted as version ${s.version}` : `not promoted: version ${s.version} stays live`,
   );
 }
+
+if (import.meta.main) Deno.exit(await evolveCommand(Deno.args));

@@ -65,7 +65,7 @@ export const P_VALUE_MAX = 0.05;
 /** Smallest effect size (Cliff's delta, candidate better) the arbiter accepts. */
 export const EFFECT_SIZE_MIN = 0.5;
 /** Largest candidate/live ratio of median latency the arbiter counts as a latency improvement. */
-export const LATENCY_RATIO_MAX = 0.9;
+export const LATENCY_RATIO_MAX = 0.8;
 /** Sample sizes up to which Mann–Whitney U uses the exact distribution (both samples at most this). */
 export const MWU_EXACT_N_MAX = 20;
 /** Largest sample the statistics accept (per side). */
