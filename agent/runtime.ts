@@ -65,6 +65,8 @@ export class AgentRuntime {
     switch (msg.t) {
       case "hello":
         return this.#hello(msg);
+      case "reset":
+        return this.#reset(msg);
       case "invoke":
         this.#queue = this.#queue.then(() => this.#invoke(msg));
         return Promise.resolve();
@@ -110,12 +112,27 @@ export class AgentRuntime {
       this.#snapshot.state = agent.init();
       delta = diff(before, this.#snapshot);
     }
-    const tools = agent.tools.map((t) => typeof t === "string" ? t : t.name);
-    this.#emit({
-      t: "ready",
-      agent: { name: agent.name, version: agent.version, doc: agent.doc, tools, evals: agent.evals.length },
-      delta,
+    this.#emit({ t: "ready", agent: this.#info(agent), delta });
+  }
+
+  /** A standby takes over: the current durable state replaces whatever it was loaded with. */
+  #reset(msg: Extract<SupervisorMessage, { t: "reset" }>): Promise<void> {
+    const agent = this.#agent;
+    if (agent === undefined) {
+      this.#emit({ t: "error", code: "NOT_LOADED", message: "Cannot reset: no agent loaded" });
+      return Promise.resolve();
+    }
+    this.#queue = this.#queue.then(() => {
+      this.#snapshot = msg.snapshot;
+      this.#history = msg.history.slice(-HISTORY_ENTRIES_MAX);
+      this.#emit({ t: "ready", agent: this.#info(agent), delta: [] });
     });
+    return Promise.resolve();
+  }
+
+  #info(agent: AgentDefinition) {
+    const tools = agent.tools.map((t) => typeof t === "string" ? t : t.name);
+    return { name: agent.name, version: agent.version, doc: agent.doc, tools, evals: agent.evals.length };
   }
 
   async #invoke(msg: Extract<SupervisorMessage, { t: "invoke" }>): Promise<void> {

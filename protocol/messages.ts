@@ -1,7 +1,8 @@
 /**
  * The messages exchanged between the supervisor and a sandbox, and the validation of every incoming one.
  *
- * Supervisor → sandbox: `hello` (code + snapshot), `invoke`, `tool_result`, `ping`, `checkpoint_ack`,
+ * Supervisor → sandbox: `hello` (code + snapshot), `reset` (a loaded standby takes the current snapshot),
+ * `invoke`, `tool_result`, `ping`, `checkpoint_ack`,
  * `shutdown`. Sandbox → supervisor: `ready`, `result`, `tool`, `pong`, `checkpoint`, `log`, `error`.
  * Every sandbox frame carries `k`, the per-spawn secret handed over in `hello`: a frame without it is
  * refused and the sandbox is killed.
@@ -62,6 +63,7 @@ export type SupervisorMessage =
     history: HistoryEntry[];
     tools: string[];
   }
+  | { t: "reset"; snapshot: Snapshot; seq: number; history: HistoryEntry[] }
   | { t: "invoke"; id: number; input: unknown; seq: number; request_id: string }
   | { t: "tool_result"; call: number; ok: boolean; value?: unknown; error?: ErrorBody }
   | { t: "ping"; n: number }
@@ -241,6 +243,15 @@ export function validateSupervisorMessage(value: unknown): SupervisorMessage {
         seq: uint(value, "seq", t),
         history: history as HistoryEntry[],
         tools: tools as string[],
+      };
+    }
+    case "reset": {
+      if (!Array.isArray(value.history)) throw bad(t, "'history' must be a list");
+      return {
+        t,
+        snapshot: snapshot(value.snapshot),
+        seq: uint(value, "seq", t),
+        history: value.history as HistoryEntry[],
       };
     }
     case "invoke":

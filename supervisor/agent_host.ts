@@ -126,6 +126,7 @@ export function helloSandbox(
   hello: HelloPayload,
   onMessage: (channel: SandboxChannel, msg: SandboxMessage) => void,
   onClose: (channel: SandboxChannel, close: ChannelClose) => void,
+  mode: "hello" | "reset" = "hello",
 ): Promise<{ channel: SandboxChannel; info: AgentInfo; delta: DeltaOp[] }> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -159,7 +160,9 @@ export function helloSandbox(
       },
     });
     if (!channel.open) return fail("Cannot start agent: the sandbox died before its hello");
-    channel.send({ t: "hello", secret: channel.secret, ...hello, tools: [...hello.tools] });
+    if (mode === "reset") {
+      channel.send({ t: "reset", snapshot: hello.snapshot, seq: hello.seq, history: hello.history });
+    } else channel.send({ t: "hello", secret: channel.secret, ...hello, tools: [...hello.tools] });
   });
 }
 
@@ -199,7 +202,8 @@ export class AgentHost {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #pingN = 0;
   #recordsSinceCheckpoint = 0;
-  #spare: SandboxChannel | undefined;
+  /** The hot standby: a sandbox with the live code already loaded, waiting to take the current state. */
+  #spare: { channel: SandboxChannel; source: string; loaded: boolean } | undefined;
   /** Set when an append failed: durable state is reloaded from the vault before the next boot. */
   #diverged = false;
 
@@ -302,21 +306,7 @@ export class AgentHost {
       this.#history = recovered.history;
       this.#diverged = false;
     }
-    const spare = this.#spare;
-    this.#spare = undefined;
-    const idle = spare?.open ? spare : spawnIdle(this.#deps.spawn, () => {});
-    const { channel, info, delta } = await helloSandbox(
-      idle,
-      {
-        source: this.#source,
-        snapshot: this.#durable,
-        seq: this.#seq,
-        history: this.#history,
-        tools: this.#deps.grant.tools,
-      },
-      (ch, msg) => this.#onMessage(ch, msg),
-      (ch, close) => this.#onClose(ch, close),
-    );
+    const { channel, info, delta } = await this.#load();
     if (info.name !== this.name) {
       channel.kill("wrong agent");
       throw new SupervisorError(
@@ -336,11 +326,52 @@ export class AgentHost {
     for (const wake of waiters) wake();
   }
 
+  /** Loads the live code with the durable state: into the hot standby if it has this code, else fresh. */
+  #load(): Promise<{ channel: SandboxChannel; info: AgentInfo; delta: DeltaOp[] }> {
+    const payload = {
+      source: this.#source,
+      snapshot: this.#durable,
+      seq: this.#seq,
+      history: this.#history,
+      tools: this.#deps.grant.tools,
+    };
+    const onMessage = (ch: SandboxChannel, msg: SandboxMessage) => this.#onMessage(ch, msg);
+    const onClose = (ch: SandboxChannel, close: ChannelClose) => this.#onClose(ch, close);
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare?.loaded && spare.channel.open && spare.source === this.#source) {
+      return helloSandbox(spare.channel, payload, onMessage, onClose, "reset");
+    }
+    spare?.channel.kill("stale standby");
+    return helloSandbox(spawnIdle(this.#deps.spawn, () => {}), payload, onMessage, onClose);
+  }
+
+  /** Starts a hot standby: a sandbox with the live code loaded (its state is replaced when it takes over). */
   #refillSpare(): void {
-    if (this.#spare?.open || this.#status === "stopped") return;
-    this.#spare = spawnIdle(this.#deps.spawn, (dead) => {
-      if (this.#spare === dead) this.#spare = undefined;
-    });
+    if (this.#spare?.channel.open || this.#status === "stopped") return;
+    const source = this.#source;
+    const idle = spawnIdle(this.#deps.spawn, () => {});
+    const spare = { channel: idle, source, loaded: false };
+    this.#spare = spare;
+    const empty = {
+      source,
+      snapshot: { state: {}, memory: {} },
+      seq: 0,
+      history: [],
+      tools: this.#deps.grant.tools,
+    };
+    const drop = () => {
+      if (this.#spare === spare) this.#spare = undefined;
+    };
+    helloSandbox(idle, empty, () => {}, drop).then(
+      () => {
+        spare.loaded = true;
+      },
+      () => {
+        drop();
+        idle.kill("standby failed to load");
+      },
+    );
   }
 
   async #logInit(delta: DeltaOp[]): Promise<void> {
@@ -727,7 +758,7 @@ export class AgentHost {
     this.#status = "stopped";
     clearInterval(this.#heartbeat);
     for (const wake of this.#waiters.splice(0)) wake();
-    const spare = this.#spare;
+    const spare = this.#spare?.channel;
     this.#spare = undefined;
     spare?.kill("shutdown");
     const channel = this.#channel;
