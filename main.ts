@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { startCommand, tokenCommand } from "./supervisor/mod.ts";
+import { keyCommand, startCommand, tokenCommand } from "./supervisor/mod.ts";
 
 const VERSION = "0.1.0";
 
@@ -65,7 +65,7 @@ const COMMANDS: Record<string, Command> = {
     return mod.recoverCommand ? mod.recoverCommand(args) : notYet("recover", "durability issue")(args);
   },
   token: tokenCommand,
-  key: notYet("key", "operations issue"),
+  key: keyCommand,
   worker: notYet("worker", "performance and scale issue"),
   bundle: notYet("bundle", "operations issue"),
   version: () => {

@@ -202,6 +202,7 @@ export class AgentHost {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #pingN = 0;
   #recordsSinceCheckpoint = 0;
+  #lastCheckpointMs = Date.now();
   /** The hot standby: a sandbox with the live code already loaded, waiting to take the current state. */
   #spare: { channel: SandboxChannel; source: string; loaded: boolean } | undefined;
   /** Set when an append failed: durable state is reloaded from the vault before the next boot. */
@@ -287,14 +288,21 @@ export class AgentHost {
   /** A checkpoint of the durable state, through the vault. */
   async checkpoint(): Promise<{ checkpoint_id: string; seq: number; bytes: number }> {
     await this.#lastAppend.catch(() => {});
-    const info = await this.#deps.vault.checkpoint(this.name, structuredClone(this.#durable), this.#seq);
-    this.#recordsSinceCheckpoint = 0;
+    const records = this.#recordsSinceCheckpoint;
+    const info = await this.#deps.vault.checkpoint(this.name, this.#durable, this.#seq);
+    this.#recordsSinceCheckpoint -= records;
+    this.#lastCheckpointMs = this.#now();
     return info;
   }
 
   /** Records logged since the last checkpoint. */
   get recordsSinceCheckpoint(): number {
     return this.#recordsSinceCheckpoint;
+  }
+
+  /** When the last checkpoint was taken (the host's start when none was). */
+  get lastCheckpointMs(): number {
+    return this.#lastCheckpointMs;
   }
 
   async #boot(): Promise<void> {

@@ -35,6 +35,8 @@ export const HEADER_ID_CHARS_MAX = 128;
 export const CHECKPOINT_EVERY_RECORDS = 10_000;
 /** Time between automatic checkpoints of an agent that changed. */
 export const CHECKPOINT_EVERY_MS = 60_000;
+/** How often the supervisor looks for agents due a checkpoint. */
+export const CHECKPOINT_CHECK_MS = 1_000;
 
 assert(HEARTBEAT_TIMEOUT_MS > HEARTBEAT_INTERVAL_MS * 2, "A heartbeat deadline must allow a missed ping");
 assert(SHUTDOWN_GRACE_MS < 5_000, "SIGTERM must end the process within 5 s");

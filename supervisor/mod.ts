@@ -30,3 +30,4 @@ export {
   type TokenStore,
 } from "./auth.ts";
 export { TOKEN_USAGE, tokenCommand } from "./token_command.ts";
+export { KEY_USAGE, keyCommand } from "./key_command.ts";

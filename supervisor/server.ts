@@ -34,6 +34,8 @@ Options:
   --metrics-auth             require a bearer token on /metrics
   --config FILE              JSON file with any of these options (flags win)
   --log-level LEVEL          debug|info|warn|error (default info)
+  --checkpoint-every-records N  checkpoint an agent after N logged changes (default 10000)
+  --checkpoint-every-ms N    checkpoint an agent that changed after N ms (default 60000)
   --shadow-window-ms N        how long a candidate's shadow watches live traffic (default 20000)
   --cold-restarts            no warm standby sandbox per agent (slower crash recovery, less memory)
   -h, --help                 show this help`;
@@ -54,6 +56,8 @@ export interface StartOptions {
   logLevel: "debug" | "info" | "warn" | "error";
   coldRestarts: boolean;
   shadowWindowMs?: number;
+  checkpointEveryRecords?: number;
+  checkpointEveryMs?: number;
 }
 
 const FLAGS = {
@@ -72,6 +76,8 @@ const FLAGS = {
   "log-level": { type: "string" },
   "cold-restarts": { type: "boolean" },
   "shadow-window-ms": { type: "string" },
+  "checkpoint-every-records": { type: "string" },
+  "checkpoint-every-ms": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -127,7 +133,16 @@ export function parseStartOptions(args: string[]): StartOptions | "help" {
     logLevel: logLevel as StartOptions["logLevel"],
     coldRestarts: Boolean(pick("cold-restarts")),
     shadowWindowMs: shadowWindow === undefined ? undefined : Number(shadowWindow),
+    checkpointEveryRecords: positive(pick("checkpoint-every-records"), "--checkpoint-every-records"),
+    checkpointEveryMs: positive(pick("checkpoint-every-ms"), "--checkpoint-every-ms"),
   };
+}
+
+function positive(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new TypeError(`Cannot use ${flag}: current value is ${value}`);
+  return n;
 }
 
 /** A running server, for tests and the CLI. */
@@ -156,6 +171,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     tier: opts.tier,
     warmStandby: !opts.coldRestarts,
     shadowWindowMs: opts.shadowWindowMs,
+    checkpointEveryRecords: opts.checkpointEveryRecords,
+    checkpointEveryMs: opts.checkpointEveryMs,
   });
   metrics.attach({
     vaultStats: () => vault.stats(),
@@ -165,6 +182,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   if (opts.tier === "process") log.warn("live agents run in the process tier: no bubblewrap jail");
   await supervisor.loadAll(opts.agents);
   await supervisor.candidates.load();
+  supervisor.startCheckpoints();
   const auth = new Authenticator(vault, { requireAuth: opts.requireAuth });
   const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth });
   const listening = Promise.withResolvers<number>();

@@ -23,7 +23,12 @@ import type { AgentRecord } from "../vault/types.ts";
 import { AgentHost, startSandbox } from "./agent_host.ts";
 import { SupervisorError } from "./errors.ts";
 import type { HostVault } from "./host_deps.ts";
-import { SHUTDOWN_GRACE_MS } from "./limits.ts";
+import {
+  CHECKPOINT_CHECK_MS,
+  CHECKPOINT_EVERY_MS,
+  CHECKPOINT_EVERY_RECORDS,
+  SHUTDOWN_GRACE_MS,
+} from "./limits.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 import { TrafficSplitter } from "./splitter.ts";
 import { CandidateManager } from "./candidates.ts";
@@ -65,6 +70,10 @@ export interface SupervisorOptions {
   limits?: SandboxLimits;
   /** Keep a started sandbox per agent waiting, so a crash recovers in milliseconds. @default true */
   warmStandby?: boolean;
+  /** Records of an agent after which the supervisor checkpoints it. @default CHECKPOINT_EVERY_RECORDS */
+  checkpointEveryRecords?: number;
+  /** Time after which an agent that changed is checkpointed, ms. @default CHECKPOINT_EVERY_MS */
+  checkpointEveryMs?: number;
   /** How long a candidate's shadow watches live traffic, ms. @default SHADOW_WINDOW_MS */
   shadowWindowMs?: number;
   /** Hosts the `http` tool may reach. @default [] */
@@ -92,6 +101,8 @@ export class Supervisor {
   /** Candidates on the protected path. */
   readonly candidates: CandidateManager;
   #stopping = false;
+  #checkpointTimer: ReturnType<typeof setInterval> | undefined;
+  #checkpointing = new Set<string>();
   #evaluator: Evaluator & { close(): Promise<void> } | undefined;
   #typeChecker: { check(source: string): TypeDiagnostic[] } | undefined;
 
@@ -129,6 +140,25 @@ export class Supervisor {
       metrics: options.metrics,
       shadowWindowMs: options.shadowWindowMs,
     });
+  }
+
+  /** Starts the periodic checkpoints (every N records or T ms of an agent that changed). */
+  startCheckpoints(): void {
+    const records = this.#opts.checkpointEveryRecords ?? CHECKPOINT_EVERY_RECORDS;
+    const periodMs = this.#opts.checkpointEveryMs ?? CHECKPOINT_EVERY_MS;
+    this.#checkpointTimer = setInterval(() => {
+      const now = Date.now();
+      for (const host of this.#hosts.values()) {
+        const due = host.recordsSinceCheckpoint >= records ||
+          (host.recordsSinceCheckpoint > 0 && now - host.lastCheckpointMs >= periodMs);
+        if (!due || host.status !== "ready" || this.#checkpointing.has(host.name)) continue;
+        this.#checkpointing.add(host.name);
+        host.checkpoint().then(
+          (info) => this.#opts.log.debug("checkpoint", { agent: host.name, ...info }),
+          (e) => this.#opts.log.error("checkpoint failed", { agent: host.name, error: e }),
+        ).finally(() => this.#checkpointing.delete(host.name));
+      }
+    }, Math.min(CHECKPOINT_CHECK_MS, periodMs));
   }
 
   async #lazyEvaluator(): Promise<Evaluator> {
@@ -369,6 +399,7 @@ export class Supervisor {
   /** Stops every host, last started first. */
   async stop(graceMs: number = SHUTDOWN_GRACE_MS): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#checkpointTimer);
     this.candidates.stop();
     await this.#evaluator?.close();
     const hosts = [...this.#hosts.values()].reverse();
