@@ -10,6 +10,10 @@ import type { LogLevel } from "../protocol/mod.ts";
 export const LOG_FILE_BYTES_MAX = 16 * 1024 * 1024;
 /** Rotated files kept (`o.log.1` newest). */
 export const LOG_FILES_KEPT_MAX = 5;
+/** Lines are written in batches: at most this long after they are logged… */
+export const LOG_FLUSH_MS = 100;
+/** …or as soon as this many bytes wait. */
+export const LOG_BUFFER_BYTES_MAX = 64 * 1024;
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -28,7 +32,10 @@ export interface LoggerOptions {
   fileBytesMax?: number;
 }
 
-/** Writes log lines synchronously (a line is on disk, unsynced, when the call returns). */
+/**
+ * Writes log lines to the file in batches (one write per `LOG_FLUSH_MS` or `LOG_BUFFER_BYTES_MAX`, so
+ * logging every request stays cheap); `warn` and `error` lines and `close()` flush at once.
+ */
 export class Logger {
   readonly #path: string | undefined;
   readonly #level: number;
@@ -37,6 +44,9 @@ export class Logger {
   readonly #fileBytesMax: number;
   #file: Deno.FsFile | undefined;
   #bytes = 0;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #encoder = new TextEncoder();
 
   constructor(options: LoggerOptions = {}) {
@@ -80,9 +90,13 @@ export class Logger {
     const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }, jsonSafe) + "\n";
     if (this.#file !== undefined) {
       const bytes = this.#encoder.encode(line);
-      if (this.#bytes + bytes.length > this.#fileBytesMax && this.#bytes > 0) this.#rotate();
-      this.#file.writeSync(bytes);
-      this.#bytes += bytes.length;
+      this.#pending.push(bytes);
+      this.#pendingBytes += bytes.length;
+      if (this.#pendingBytes >= LOG_BUFFER_BYTES_MAX || LEVELS[level] >= LEVELS.warn) this.flush();
+      else if (this.#timer === undefined) {
+        this.#timer = setTimeout(() => this.flush(), LOG_FLUSH_MS);
+        Deno.unrefTimer(this.#timer);
+      }
     }
     if (this.#console) {
       const text = this.#tty ? human(level, msg, fields) : line;
@@ -103,8 +117,25 @@ export class Logger {
     this.log("error", msg, fields);
   }
 
-  /** Closes the file. */
+  /** Writes every waiting line now. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#file === undefined || this.#pendingBytes === 0) return;
+    const all = new Uint8Array(this.#pendingBytes);
+    let at = 0;
+    for (const b of this.#pending) (all.set(b, at), at += b.length);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (this.#bytes + all.length > this.#fileBytesMax && this.#bytes > 0) this.#rotate();
+    let written = 0;
+    while (written < all.length) written += this.#file.writeSync(all.subarray(written));
+    this.#bytes += all.length;
+  }
+
+  /** Flushes and closes the file. */
   close(): void {
+    this.flush();
     this.#file?.close();
     this.#file = undefined;
   }

@@ -202,7 +202,12 @@ export class Registry {
     return this.#add(new Histogram(name, help, labelNames, buckets));
   }
 
-  collected(name: string, help: string, type: "counter" | "gauge", collect: () => [Labels, number][]): Collected {
+  collected(
+    name: string,
+    help: string,
+    type: "counter" | "gauge",
+    collect: () => [Labels, number][],
+  ): Collected {
     return this.#add(new Collected(name, help, type, collect));
   }
 

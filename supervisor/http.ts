@@ -187,6 +187,15 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       "admin",
       async (_req, [name]) => json(await supervisor.get(name).checkpoint()),
     ],
+    ["GET", /^\/v1\/agents\/([^/]+)\/health$/, "read", (_req, [name]) => {
+      const host = supervisor.get(name);
+      const series = supervisor.monitor.snapshot(name);
+      const comparisons = series.filter((s) => s.role === "shadow").map((s) => ({
+        shadow: s.version,
+        ...supervisor.monitor.compare(name, host.version, s.version),
+      }));
+      return json({ agent: name, live: host.version, status: host.status, series, comparisons });
+    }],
     ["POST", /^\/v1\/agents\/([^/]+)\/candidates$/, "submit", async (req, [name]) => {
       const body = await readJson(req, bodyBytesMax);
       if (!isRecord(body) || typeof body.source !== "string") {
@@ -283,6 +292,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       return r;
     }
     inflight++;
+    const started = performance.now();
     let response: Response;
     let routeName = "error";
     try {
@@ -294,6 +304,17 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     }
     response.headers.set("x-request-id", requestId);
     metrics.httpRequests.inc({ route: routeName, status: String(response.status) });
+    if (routeName !== "^\\/metrics$" && routeName !== "^\\/health$") {
+      const agent = /^\/v1\/agents\/([^/]+)/.exec(new URL(req.url).pathname)?.[1];
+      log.info("request", {
+        request_id: requestId,
+        method: req.method,
+        path: new URL(req.url).pathname,
+        status: response.status,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+        agent: agent === undefined ? undefined : decodeURIComponent(agent),
+      });
+    }
     return response;
   };
 }

@@ -183,6 +183,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await supervisor.loadAll(opts.agents);
   await supervisor.candidates.load();
   supervisor.startCheckpoints();
+  supervisor.startMonitor();
   const auth = new Authenticator(vault, { requireAuth: opts.requireAuth });
   const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth });
   const listening = Promise.withResolvers<number>();

@@ -195,6 +195,11 @@ export class TrafficSplitter {
     set.set(shadow.spec.id, shadow);
   }
 
+  /** Every running shadow. */
+  all(): Shadow[] {
+    return [...this.#shadows.values()].flatMap((m) => [...m.values()]);
+  }
+
   /** Removes a shadow (the caller stops it). */
   remove(agent: string, id: string): Shadow | undefined {
     const set = this.#shadows.get(agent);

@@ -33,6 +33,7 @@ import type { SupervisorMetrics } from "./metrics.ts";
 import { TrafficSplitter } from "./splitter.ts";
 import { CandidateManager } from "./candidates.ts";
 import { Lineage } from "./lineage.ts";
+import { HEALTH_SAMPLE_MS, HealthMonitor, processTreeRss } from "./health_monitor.ts";
 import type { Evaluator } from "../evolution/eval_result.ts";
 import type { TypeDiagnostic } from "../evolution/typecheck.ts";
 
@@ -86,6 +87,12 @@ export interface AgentHealth {
   version: string;
   restarts: number;
   shadows: number;
+  /** Live version's latency over its recent invokes, ms. */
+  p50_ms: number;
+  p99_ms: number;
+  error_rate: number;
+  /** RSS of the live sandbox tree at the last sample, bytes. */
+  memory_bytes: number | null;
 }
 
 /** Owns every agent host. */
@@ -100,6 +107,9 @@ export class Supervisor {
   readonly lineage: Lineage;
   /** Candidates on the protected path. */
   readonly candidates: CandidateManager;
+  /** Per-agent, per-version health figures, live and shadow. */
+  readonly monitor: HealthMonitor = new HealthMonitor();
+  #memoryTimer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   #checkpointTimer: ReturnType<typeof setInterval> | undefined;
   #checkpointing = new Set<string>();
@@ -120,7 +130,7 @@ export class Supervisor {
         spawn: () => this.spawn("shadow"),
         broker: this.#broker,
         log: options.log,
-        metrics: { invoked: () => {}, restarted: () => {} },
+        metrics: this.monitor.recorder("shadow"),
       },
       evaluator: {
         // The jailed evaluator and the type checker are heavy: made on the first candidate.
@@ -140,6 +150,30 @@ export class Supervisor {
       metrics: options.metrics,
       shadowWindowMs: options.shadowWindowMs,
     });
+  }
+
+  /** Starts sampling the memory of every live and shadow sandbox into the monitor. */
+  startMonitor(): void {
+    this.#memoryTimer = setInterval(() => {
+      const hosts = [...this.#hosts.values()];
+      const shadows = this.splitter.all();
+      const pids = [...hosts.map((h) => h.pid), ...shadows.map((s) => s.host.pid)].filter((p) =>
+        p !== undefined
+      );
+      const rss = processTreeRss(pids as number[]);
+      for (const h of hosts) {
+        this.monitor.memory(h.name, h.version, "live", h.pid ? rss.get(h.pid) ?? null : null);
+      }
+      for (const s of shadows) {
+        this.monitor.memory(
+          s.spec.agent,
+          s.spec.version,
+          "shadow",
+          s.host.pid ? rss.get(s.host.pid) ?? null : null,
+        );
+      }
+    }, HEALTH_SAMPLE_MS);
+    Deno.unrefTimer(this.#memoryTimer);
   }
 
   /** Starts the periodic checkpoints (every N records or T ms of an agent that changed). */
@@ -243,12 +277,22 @@ export class Supervisor {
       );
     }
     const o = this.#opts;
+    const monitor = this.monitor;
     const host = await AgentHost.start(info.name, source, info, {
       spawn: () => this.spawn(),
       vault: o.vault,
       broker: this.#broker,
       log: o.log,
-      metrics: o.metrics,
+      metrics: {
+        invoked(labels, outcome, seconds) {
+          o.metrics.invoked(labels, outcome, seconds);
+          monitor.record(labels.agent, labels.version, "live", seconds * 1000, outcome === "ok");
+        },
+        restarted(labels) {
+          o.metrics.restarted(labels);
+          monitor.restarted(labels.agent, host.version, "live");
+        },
+      },
       grant: this.#grant(info.name, info),
       warmStandby: o.warmStandby,
       onAnswered: (answer) => this.splitter.tap(answer),
@@ -327,11 +371,16 @@ export class Supervisor {
     let degraded = false;
     for (const [name, host] of this.#hosts) {
       if (host.status !== "ready") degraded = true;
+      const live = this.monitor.snapshot(name).find((x) => x.role === "live" && x.version === host.version);
       agents[name] = {
         status: host.status,
         version: host.version,
         restarts: host.restarts,
         shadows: this.splitter.count(name),
+        p50_ms: live?.p50_ms ?? 0,
+        p99_ms: live?.p99_ms ?? 0,
+        error_rate: live?.error_rate ?? 0,
+        memory_bytes: live?.memory_bytes ?? null,
       };
     }
     return {
@@ -400,6 +449,7 @@ export class Supervisor {
   async stop(graceMs: number = SHUTDOWN_GRACE_MS): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#checkpointTimer);
+    clearInterval(this.#memoryTimer);
     this.candidates.stop();
     await this.#evaluator?.close();
     const hosts = [...this.#hosts.values()].reverse();
