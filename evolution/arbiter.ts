@@ -81,12 +81,14 @@ export interface ArbiterOptions {
 }
 
 /**
- * Per-repetition total latency: for each repetition r, the sum over cases of its r-th timing.
+ * Per-repetition total latency over the evals (regression and probe cases test behaviour, not speed):
+ * for each repetition r, the sum over those cases of its r-th timing.
  *
- * @param cases One candidate's cases (all with the same number of timings).
+ * @param all One candidate's cases (all with the same number of timings).
  * @returns One total per repetition (empty when a case has no timing).
  */
-export function repetitionTotals(cases: readonly CaseResult[]): number[] {
+export function repetitionTotals(all: readonly CaseResult[]): number[] {
+  const cases = all.some((c) => !c.regression) ? all.filter((c) => !c.regression) : all;
   const reps = cases.length === 0 ? 0 : Math.min(...cases.map((c) => c.ms.length));
   const totals = new Array<number>(reps).fill(0);
   for (const c of cases) for (let r = 0; r < reps; r++) totals[r] += c.ms[r];

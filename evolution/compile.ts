@@ -149,8 +149,17 @@ class EditCollector {
     }
     if (WRAPPERS.has(node.type)) {
       const e = node.expression as Node;
-      if (node.type === "TSTypeAssertion") this.replace(node.start, e.start, blank(s, node.start, e.start));
-      else this.replace(e.end, node.end, blank(s, e.end, node.end));
+      if (node.type === "TSTypeAssertion") {
+        const at = e.extra?.parenthesized ? e.extra.parenStart : e.start;
+        this.replace(node.start, at, blank(s, node.start, at));
+      } else if (node.type === "TSNonNullExpression") this.replace(node.end - 1, node.end, " ");
+      else {
+        // The keyword may follow a closing parenthesis of the expression: blank from the keyword on.
+        const keyword = node.type === "TSAsExpression" ? /\bas\b/g : /\bsatisfies\b/g;
+        keyword.lastIndex = e.end;
+        const at = keyword.exec(s)?.index ?? e.end;
+        this.replace(at, node.end, blank(s, at, node.end));
+      }
       return true;
     }
     if (node.type.startsWith("TS") || node.type === "Decorator" || node.type === "MetaProperty") {

@@ -40,6 +40,8 @@ interface Start {
   live: Compiled;
   /** The live version's work-counting copy: its work per case sets each case's work budget. */
   liveCounted: Compiled | null;
+  /** Most probe cases derived from the evals' inputs (0: none). */
+  probesMax?: number;
   /** Lock-step mode (one candidate): wait for a `{t: "go"}` frame before each repetition of all cases. */
   stepped?: boolean;
   /** A case's work budget: max(workMin, workFactor × the live version's work on it). */
@@ -61,7 +63,12 @@ interface Case {
   regression: boolean;
   /** Work units a counted run may spend on this case before it fails. */
   budget: number;
+  /** A probe: passes when the candidate does what the live version did (same output, or both throw). */
+  probe?: { threw: boolean; out: unknown };
 }
+
+/** Thrown by the harness itself (time bound, unsendable output): always a failure, never a behaviour. */
+class HarnessError extends Error {}
 
 interface Agent {
   kind: "agent";
@@ -176,11 +183,35 @@ async function call(agent: Agent, input: unknown, caseMsMax: number): Promise<{ 
     const timeout = new Promise((resolve) => timer = setTimeout(() => resolve(TIMEOUT), caseMsMax));
     out = await Promise.race([out, timeout]);
     clearTimeout(timer);
-    if (out === TIMEOUT) throw new Error(`no answer within ${caseMsMax} ms`);
+    if (out === TIMEOUT) throw new HarnessError(`no answer within ${caseMsMax} ms`);
   }
   const ms = now() - started;
-  if (ms > caseMsMax) throw new Error(`took ${ms.toFixed(1)} ms, over ${caseMsMax} ms`);
-  return { out: decode(encode(out)), ms };
+  if (ms > caseMsMax) throw new HarnessError(`took ${ms.toFixed(1)} ms, over ${caseMsMax} ms`);
+  try {
+    return { out: decode(encode(out)), ms };
+  } catch (e) {
+    throw new HarnessError(`the output cannot be sent: ${errorText(e)}`);
+  }
+}
+
+function harnessFailure(e: unknown): boolean {
+  return e instanceof HarnessError || (e instanceof RangeError && e.message === "work budget exceeded");
+}
+
+/** One call of a case: a probe's throw is an outcome to compare, any other throw a failure. */
+async function attempt(
+  agent: Agent,
+  c: Case,
+  caseMsMax: number,
+): Promise<{ out: unknown; ms: number; threw: boolean }> {
+  if (c.probe === undefined) return { ...(await call(agent, c.input, caseMsMax)), threw: false };
+  const started = now();
+  try {
+    return { ...(await call(agent, c.input, caseMsMax)), threw: false };
+  } catch (e) {
+    if (harnessFailure(e)) throw e;
+    return { out: null, ms: now() - started, threw: true };
+  }
 }
 
 function hash(value: unknown): string {
@@ -199,7 +230,17 @@ function hash(value: unknown): string {
   return h1.toString(16) + h2.toString(16);
 }
 
-function judge(c: Case, out: unknown): { pass: boolean; score: number | null; error?: string } {
+function judge(
+  c: Case,
+  out: unknown,
+  threw: boolean,
+): { pass: boolean; score: number | null; error?: string } {
+  if (c.probe !== undefined) {
+    const same = threw ? c.probe.threw : !c.probe.threw && deepEqual(out, c.probe.out);
+    return same
+      ? { pass: true, score: null }
+      : { pass: false, score: null, error: "behaves unlike the live version" };
+  }
   if (c.hasExpect) {
     return deepEqual(out, c.expect)
       ? { pass: true, score: null }
@@ -226,16 +267,18 @@ async function runCase(agent: Agent, work: WorkMeter | null, c: Case, start: Sta
   let units = 0;
   try {
     let first: unknown;
+    let threw = false;
     for (let r = 0; r < start.repeats; r++) {
       work?.(c.budget);
-      const res = await call(agent, c.input, start.caseMsMax);
+      const res = await attempt(agent, c, start.caseMsMax);
       if (r === 0) {
         first = res.out;
+        threw = res.threw;
         units = work?.(c.budget) ?? 0;
       }
       ms.push(res.ms);
     }
-    const verdict = judge(c, first);
+    const verdict = judge(c, first, threw);
     return {
       ...verdict,
       ms,
@@ -268,6 +311,7 @@ async function runStepped(agent: Agent, work: WorkMeter | null, cases: Case[], s
   const acc = cases.map(() => ({
     ms: [] as number[],
     first: undefined as unknown,
+    threw: false,
     units: 0,
     error: null as string | null,
   }));
@@ -279,9 +323,10 @@ async function runStepped(agent: Agent, work: WorkMeter | null, cases: Case[], s
       if (a.error !== null) continue;
       try {
         work?.(cases[i].budget);
-        const res = await call(agent, cases[i].input, start.caseMsMax);
+        const res = await attempt(agent, cases[i], start.caseMsMax);
         if (r === 0) {
           a.first = res.out;
+          a.threw = res.threw;
           a.units = work?.(cases[i].budget) ?? 0;
         }
         a.ms.push(res.ms);
@@ -301,14 +346,45 @@ async function runStepped(agent: Agent, work: WorkMeter | null, cases: Case[], s
       regression: c.regression,
     };
     if (a.error !== null) return { ...base, pass: false, score: null, out: "error", error: a.error };
-    return { ...base, ...judge(c, a.first), out: hash(a.first) };
+    return { ...base, ...judge(c, a.first, a.threw), out: hash(a.first) };
   });
 }
 
-/** Measures the live version's work per case (its counting copy) and sets every case's budget. */
-async function setBudgets(cases: Case[], start: Start): Promise<void> {
+/** Inputs near the evals' own: each field replaced by an odd value, or missing; odd whole inputs. */
+function probeInputs(cases: Case[], max: number): unknown[] {
+  const seen = new Set(cases.map((c) => stringify(c.input)));
+  const out: unknown[] = [];
+  const add = (input: unknown) => {
+    const key = stringify(input) ?? "undefined";
+    if (out.length < max && !seen.has(key)) {
+      seen.add(key);
+      out.push(input);
+    }
+  };
+  for (const odd of [null, "x", 0, [], {}]) add(odd);
+  for (const c of cases) {
+    const input = c.input;
+    if (typeof input !== "object" || input === null || Array.isArray(input)) continue;
+    for (const key of Object.keys(input)) {
+      for (const odd of PROBE_VALUES) add({ ...input, [key]: odd });
+      const { [key]: _dropped, ...rest } = input as Record<string, unknown>;
+      add(rest);
+    }
+  }
+  return out;
+}
+
+const PROBE_VALUES: unknown[] = [null, "x", 0, -1, true, [], {}, [null], ["x"], [[]]];
+
+/**
+ * Calibrates the cases against the live version: measures its work per case (its counting copy) to set
+ * every case's work budget, and records what it does on probe inputs (odd values near the evals'
+ * inputs), which become cases a candidate must answer the same way. Probes guard behaviour the evals
+ * do not pin down (input validation, error cases): a candidate that drops a check to save work fails them.
+ */
+async function calibrate(cases: Case[], liveAgent: Agent, start: Start): Promise<Case[]> {
   let work: WorkMeter | null = null;
-  let agent: Agent | null = null;
+  let agent = liveAgent;
   if (start.liveCounted !== null) {
     try {
       const mod = await load(start.liveCounted);
@@ -318,12 +394,27 @@ async function setBudgets(cases: Case[], start: Start): Promise<void> {
       // Without the live version's counts, budgets fall back to the floor times the factor.
     }
   }
-  for (const c of cases) {
+  const cap = start.workMin * start.workFactor;
+  const probes: Case[] = [];
+  for (const input of probeInputs(cases, start.probesMax ?? 0)) {
+    const c: Case = { input, hasExpect: false, weight: 1, critical: false, regression: true, budget: cap };
+    try {
+      work?.(cap);
+      const res = await call(agent, input, start.caseMsMax);
+      c.probe = { threw: false, out: res.out };
+    } catch (e) {
+      if (harnessFailure(e)) continue; // The live version itself cannot answer: no yardstick.
+      c.probe = { threw: true, out: null };
+    }
+    probes.push(c);
+  }
+  const all = [...cases, ...probes];
+  for (const c of all) {
     let live = start.workMin;
-    if (agent && work) {
+    if (work) {
       try {
-        work(Infinity);
-        await call(agent, c.input, start.caseMsMax);
+        work(cap);
+        await attempt(agent, c, start.caseMsMax);
         live = work(Infinity);
       } catch {
         // The live version fails this case: keep the floor.
@@ -331,6 +422,7 @@ async function setBudgets(cases: Case[], start: Start): Promise<void> {
     }
     c.budget = Math.max(start.workMin, start.workFactor * live);
   }
+  return all;
 }
 
 /** References to shared built-ins: a candidate that replaces one is blamed (a breach). */
@@ -394,12 +486,12 @@ async function main(): Promise<void> {
   nonce = start.nonce;
   let cases: Case[];
   try {
-    cases = casesOf(agentOf(await load(start.live)), start);
+    const live = agentOf(await load(start.live));
+    cases = await calibrate(casesOf(live, start), live, start);
   } catch (e) {
     send({ t: "fatal", error: `The live version does not load: ${errorText(e)}` });
     return exit(0);
   }
-  await setBudgets(cases, start);
   const baseline = fingerprint();
   for (let i = 0; i < start.candidates.length; i++) {
     send({ t: "begin", i });

@@ -8,7 +8,8 @@
  *    cases.
  * 3. Higher mean score (weighted; an `expect` case scores 1 when it passes, a `score` case its score; a
  *    failure scores 0).
- * 4. Lower cost: by default `latency` (the sum over cases of each case's median repeated timing, ms); or
+ * 4. Lower cost, over the evals (not the regression or probe cases): by default `latency` (the sum over
+ *    cases of each case's median repeated timing, ms); or
  *    `work` (deterministic work units), which the engine uses so a seed reproduces a run exactly.
  * 5. Otherwise equal. NaN never occurs (a non-finite score is a failure), so this is a total preorder;
  *    the engine breaks remaining ties by a stable key (the normalised source hash).
@@ -68,6 +69,7 @@ export function computeFitness(result: EvalResult): Fitness {
   let latencyMs = 0;
   let work = 0;
   let rejected = false;
+  const onlyRegression = result.cases.every((c) => c.regression);
   for (const c of result.cases) {
     weightAll += c.weight;
     if (c.pass) {
@@ -75,6 +77,8 @@ export function computeFitness(result: EvalResult): Fitness {
       weightPassed += c.weight;
     } else if (c.critical) rejected = true;
     scoreSum += c.weight * caseScore(c);
+    // Cost is measured on the evals: regression and probe cases test behaviour, not speed.
+    if (c.regression && !onlyRegression) continue;
     latencyMs += c.ms.length > 0 ? median(c.ms) : 0;
     work += c.work;
   }

@@ -43,6 +43,8 @@ export const EVAL_REPEATS_SCREEN = 1;
 export const EVAL_REPEATS_FINAL = 31;
 /** Most repetitions an evaluation may ask for. */
 export const EVAL_REPEATS_MAX = 200;
+/** Most probe cases (odd inputs near the evals', answered as the live version answers) per evaluation. */
+export const EVAL_PROBES_MAX = 24;
 /** Most cases (live evals plus regression set) one evaluation runs. */
 export const EVAL_CASES_MAX = 1_000;
 /** A case's work budget floor (work units: loop iterations plus function entries). */
