@@ -38,13 +38,7 @@ function notYet(name: string, issue: string): Command {
 
 async function sandboxCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === "run") {
-    const { sandboxRunCommand } = await import("./sandbox/mod.ts") as unknown as {
-      sandboxRunCommand?: Command;
-    };
-    if (sandboxRunCommand === undefined) return notYet("sandbox run", "sandbox issue")(rest);
-    return sandboxRunCommand(rest);
-  }
+  if (sub === "run") return (await import("./sandbox/mod.ts")).sandboxRunCommand(rest);
   console.log(
     "Usage: main.ts sandbox run FILE [--tier jail|process|worker] [--timeout-ms N] [--memory-mb N] [--json]",
   );
@@ -54,16 +48,10 @@ async function sandboxCommand(args: string[]): Promise<number> {
 const COMMANDS: Record<string, Command> = {
   start: startCommand,
   sandbox: sandboxCommand,
-  evolve: notYet("evolve", "protected evolution issue"),
-  audit: async (args) => {
-    const mod = await import("./sandbox/mod.ts") as unknown as { auditCommand?: Command };
-    return mod.auditCommand ? mod.auditCommand(args) : notYet("audit", "sandbox issue")(args);
-  },
+  evolve: async (args) => (await import("./evolution/mod.ts")).evolveCommand(args),
+  audit: async (args) => (await import("./sandbox/mod.ts")).auditCommand(args),
   demo: notYet("demo", "protected evolution issue"),
-  recover: async (args) => {
-    const mod = await import("./vault/mod.ts") as unknown as { recoverCommand?: Command };
-    return mod.recoverCommand ? mod.recoverCommand(args) : notYet("recover", "durability issue")(args);
-  },
+  recover: async (args) => (await import("./vault/mod.ts")).recoverCommand(args),
   token: tokenCommand,
   key: keyCommand,
   worker: notYet("worker", "performance and scale issue"),

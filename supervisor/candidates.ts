@@ -292,14 +292,12 @@ export class CandidateManager {
     return shadow;
   }
 
+  /** Live, candidate, live again: each alone in its jail, in lock-step, so load hits all three alike. */
   async #evaluate(agent: string, liveSource: string, candidate: string) {
-    const options = { alone: true, repeats: DECISION_REPEATS };
-    const [live, cand]: EvalResult[] = [
-      ...(await this.#deps.evaluator.evaluate([liveSource], liveSource, options)),
-      ...(await this.#deps.evaluator.evaluate([candidate], liveSource, options)),
-    ];
-    this.#deps.metrics.evaluations.inc({ agent }, 2);
-    return { live, candidate: cand };
+    const options = { alone: true, interleave: true, count: false, repeats: DECISION_REPEATS };
+    const [live, cand, liveAgain] = await this.#deps.evaluator.evaluate([liveSource, candidate, liveSource], liveSource, options);
+    this.#deps.metrics.evaluations.inc({ agent }, 3);
+    return { live, candidate: cand, liveAgain };
   }
 
   /** Watches mirrored live traffic for the shadow window (or until enough comparisons). */

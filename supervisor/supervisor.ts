@@ -34,8 +34,7 @@ import { TrafficSplitter } from "./splitter.ts";
 import { CandidateManager } from "./candidates.ts";
 import { Lineage } from "./lineage.ts";
 import { HEALTH_SAMPLE_MS, HealthMonitor, processTreeRss } from "./health_monitor.ts";
-import type { Evaluator } from "../evolution/eval_result.ts";
-import type { TypeDiagnostic } from "../evolution/typecheck.ts";
+import type { Evaluator, TypeDiagnostic } from "../evolution/mod.ts";
 
 /** Scheduling niceness of shadow sandboxes: the live agents win a busy core. */
 export const SHADOW_NICE = 10;
@@ -139,7 +138,7 @@ export class Supervisor {
       },
       typeCheck: async (source) => {
         if (this.#typeChecker === undefined) {
-          const { TypeChecker } = await import("../evolution/typecheck.ts");
+          const { TypeChecker } = await import("../evolution/mod.ts");
           this.#typeChecker = new TypeChecker();
         }
         return this.#typeChecker.check(source);
@@ -197,7 +196,7 @@ export class Supervisor {
 
   async #lazyEvaluator(): Promise<Evaluator> {
     if (this.#evaluator === undefined) {
-      const { SandboxEvaluator } = await import("../evolution/evaluator.ts");
+      const { SandboxEvaluator } = await import("../evolution/mod.ts");
       this.#evaluator = new SandboxEvaluator({ tier: "jail" });
     }
     return this.#evaluator;
