@@ -61,7 +61,9 @@ Deno.test("file_read stays inside the grant: traversal and symlinks out are refu
   const grant: Grant = { tools: ["file_read"], fileRoot: grantDir, mode: "live" };
   strictEqual(await b.call("a", grant, "file_read", ["note.txt"], "r"), "inside");
   strictEqual(await b.call("a", grant, "file_read", [join(grantDir, "note.txt")], "r"), "inside");
-  for (const path of ["../secret.txt", "link.txt", "dirlink/secret.txt", join(root, "secret.txt"), "/etc/passwd"]) {
+  for (
+    const path of ["../secret.txt", "link.txt", "dirlink/secret.txt", join(root, "secret.txt"), "/etc/passwd"]
+  ) {
     await rejects(b.call("a", grant, "file_read", [path], "r"), isCode("FILE_OUTSIDE_GRANT"), path);
   }
   await rejects(b.call("a", grant, "file_read", ["missing.txt"], "r"), isCode("FILE_NOT_FOUND"));
@@ -69,12 +71,18 @@ Deno.test("file_read stays inside the grant: traversal and symlinks out are refu
 });
 
 Deno.test("http refuses hosts that are not allow-listed and reaches ones that are", async () => {
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, () => new Response("pong"));
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    () => new Response("pong"),
+  );
   const port = server.addr.port;
   try {
     const { broker: b } = broker();
     const grant: Grant = { tools: ["http"], httpAllowHosts: [`127.0.0.1:${port}`], mode: "live" };
-    const answer = await b.call("a", grant, "http", [`http://127.0.0.1:${port}/x`], "r") as { status: number; body: string };
+    const answer = await b.call("a", grant, "http", [`http://127.0.0.1:${port}/x`], "r") as {
+      status: number;
+      body: string;
+    };
     deepStrictEqual([answer.status, answer.body], [200, "pong"]);
     for (const url of [`http://localhost:${port}/`, `http://127.0.0.2:${port}/`, "file:///etc/passwd"]) {
       await rejects(b.call("a", grant, "http", [url], "r"), (e) => e instanceof ToolError, url);
@@ -86,9 +94,25 @@ Deno.test("http refuses hosts that are not allow-listed and reaches ones that ar
 
 Deno.test("a shadow grant never runs a side-effecting tool: it answers from the record or refuses", async () => {
   const { broker: b } = broker();
-  const recorded = new Map([[toolKey("http", ["http://example.test/"]), { status: 200, headers: {}, body: "rec" }]]);
-  const grant: Grant = { tools: ["http", "echo"], mode: "shadow", recorded, httpAllowHosts: ["example.test"] };
-  deepStrictEqual(await b.call("a", grant, "http", ["http://example.test/"], "r"), { status: 200, headers: {}, body: "rec" });
-  await rejects(b.call("a", grant, "http", ["http://example.test/other"], "r"), isCode("TOOL_SHADOW_NO_RECORD"));
+  const recorded = new Map([[toolKey("http", ["http://example.test/"]), {
+    status: 200,
+    headers: {},
+    body: "rec",
+  }]]);
+  const grant: Grant = {
+    tools: ["http", "echo"],
+    mode: "shadow",
+    recorded,
+    httpAllowHosts: ["example.test"],
+  };
+  deepStrictEqual(await b.call("a", grant, "http", ["http://example.test/"], "r"), {
+    status: 200,
+    headers: {},
+    body: "rec",
+  });
+  await rejects(
+    b.call("a", grant, "http", ["http://example.test/other"], "r"),
+    isCode("TOOL_SHADOW_NO_RECORD"),
+  );
   strictEqual(await b.call("a", grant, "echo", [1], "r"), 1);
 });
