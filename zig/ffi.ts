@@ -162,7 +162,12 @@ interface PreparedCopy {
 }
 
 async function prepareCopy(path: string): Promise<PreparedCopy> {
-  const bytes = await Deno.readFile(path);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new ZigModuleError("ZIG_LOAD_FAILED", `Cannot read ${path}: ${errorText(e)}`, { cause: e });
+  }
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
   const copyPath = await Deno.makeTempFile({ prefix: "libo_", suffix: ".so" });
