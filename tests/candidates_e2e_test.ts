@@ -8,7 +8,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { join } from "node:path";
 import { post, ROOT, startServer } from "./_server.ts";
 
-const fixture = (name: string) => Deno.readTextFileSync(join(ROOT, "tests", "fixtures", name));
+const fixture = (name: string) => Deno.readTextFileSync(join(ROOT, "examples", "candidates", name));
 
 async function waitDecided(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
