@@ -162,7 +162,7 @@ interface PreparedCopy {
 }
 
 async function prepareCopy(path: string): Promise<PreparedCopy> {
-  let bytes: Uint8Array;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
