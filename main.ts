@@ -50,7 +50,7 @@ const COMMANDS: Record<string, Command> = {
   sandbox: sandboxCommand,
   evolve: async (args) => (await import("./evolution/mod.ts")).evolveCommand(args),
   audit: async (args) => (await import("./sandbox/mod.ts")).auditCommand(args),
-  demo: notYet("demo", "protected evolution issue"),
+  demo: async (args) => (await import("./supervisor/demo.ts")).demoCommand(args),
   recover: async (args) => (await import("./vault/mod.ts")).recoverCommand(args),
   token: tokenCommand,
   key: keyCommand,

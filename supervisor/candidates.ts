@@ -295,7 +295,11 @@ export class CandidateManager {
   /** Live, candidate, live again: each alone in its jail, in lock-step, so load hits all three alike. */
   async #evaluate(agent: string, liveSource: string, candidate: string) {
     const options = { alone: true, interleave: true, count: false, repeats: DECISION_REPEATS };
-    const [live, cand, liveAgain] = await this.#deps.evaluator.evaluate([liveSource, candidate, liveSource], liveSource, options);
+    const [live, cand, liveAgain] = await this.#deps.evaluator.evaluate(
+      [liveSource, candidate, liveSource],
+      liveSource,
+      options,
+    );
     this.#deps.metrics.evaluations.inc({ agent }, 3);
     return { live, candidate: cand, liveAgain };
   }

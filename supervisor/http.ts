@@ -14,7 +14,7 @@ import {
 } from "./limits.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 import type { Supervisor } from "./supervisor.ts";
-import { dashboardHtml } from "./dashboard.ts";
+import { dashboardResponse } from "../web/mod.ts";
 import type { Authenticator, Scope } from "./auth.ts";
 
 /** Options of {@link createHandler}. */
@@ -33,6 +33,17 @@ export interface HandlerOptions {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
+/** Where a submitted candidate may say it came from. */
+const CANDIDATE_OPERATORS = [
+  "submitted",
+  "evolve",
+  "llm",
+  "autofix",
+  "red-team",
+  "feedback",
+  "dsl",
+  "memory",
+];
 
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -129,9 +140,10 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     ],
     [
       "GET",
-      /^\/$/,
+      /^\/(?:assets\/[\w.-]+)?$/,
       null,
-      () => new Response(dashboardHtml(), { headers: { "content-type": "text/html; charset=utf-8" } }),
+      (req) =>
+        dashboardResponse(new URL(req.url).pathname) ?? errorResponse("NOT_FOUND", "Cannot find that asset"),
     ],
     ["GET", /^\/v1\/agents$/, "read", async () => {
       const agents = await Promise.all([...supervisor.hosts.values()].map(async (h) => {
@@ -207,7 +219,14 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
           `Cannot queue candidate: source exceeds ${AGENT_SOURCE_CHARS_MAX} chars`,
         );
       }
-      const record = await supervisor.candidates.submit(name, body.source);
+      const operator = body.operator ?? "submitted";
+      if (typeof operator !== "string" || !CANDIDATE_OPERATORS.includes(operator)) {
+        throw new SupervisorError(
+          "INVALID_INPUT",
+          `Cannot queue candidate: 'operator' must be one of ${CANDIDATE_OPERATORS.join(", ")}`,
+        );
+      }
+      const record = await supervisor.candidates.submit(name, body.source, operator);
       return json({ id: record.id, status: record.status, version: record.version }, 202);
     }],
     ["GET", /^\/v1\/agents\/([^/]+)\/candidates$/, "read", (_req, [name]) => {
