@@ -1,15 +1,13 @@
 /**
  * Candidates: code proposed for a live agent (by a person, another program, or the evolution loop), taken
  * through the protected path — stage 0 (pre-filter, type check, it loads and names the same agent), a
- * shadow on mirrored live traffic and replayed history, the live version's evals run alone in jails for
- * both versions, and the arbiter's decision. Only then is the live code replaced; the decision and its
+ * shadow on mirrored live traffic, the live version's evals run alone in jails for both versions (live,
+ * candidate, live again, in lock-step), and the arbiter's decision. Only then is the live code replaced; the decision and its
  * evidence go into the lineage in the vault.
  *
  * @module
  */
-import { decide, type Decision } from "../evolution/arbiter.ts";
-import type { EvalResult, Evaluator } from "../evolution/eval_result.ts";
-import { formatDiagnostic, type TypeDiagnostic } from "../evolution/typecheck.ts";
+import { type Decision, decide, type Evaluator, formatDiagnostic, type TypeDiagnostic } from "../evolution/mod.ts";
 import { OError } from "../protocol/mod.ts";
 import { prefilter } from "../sandbox/mod.ts";
 import type { Logger } from "../observability/mod.ts";
