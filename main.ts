@@ -55,7 +55,6 @@ const COMMANDS: Record<string, Command> = {
   token: tokenCommand,
   key: keyCommand,
   worker: notYet("worker", "performance and scale issue"),
-  bundle: notYet("bundle", "operations issue"),
   version: () => {
     console.log(`o ${VERSION} (deno ${Deno.version.deno})`);
     return Promise.resolve(0);
