@@ -42,6 +42,8 @@ interface Start {
   liveCounted: Compiled | null;
   /** Most probe cases derived from the evals' inputs (0: none). */
   probesMax?: number;
+  /** Screening cascade: run the cheapest cases first and stop a candidate at its first failure. */
+  cascade?: boolean;
   /** Lock-step mode (one candidate): wait for a `{t: "go"}` frame before each repetition of all cases. */
   stepped?: boolean;
   /** A case's work budget: max(workMin, workFactor × the live version's work on it). */
@@ -63,6 +65,8 @@ interface Case {
   regression: boolean;
   /** Work units a counted run may spend on this case before it fails. */
   budget: number;
+  /** The live version's work on this case (the cascade runs cheap cases first). */
+  liveWork?: number;
   /** A probe: passes when the candidate does what the live version did (same output, or both throw). */
   probe?: { threw: boolean; out: unknown };
 }
@@ -304,6 +308,42 @@ async function runCase(agent: Agent, work: WorkMeter | null, c: Case, start: Sta
 }
 
 /**
+ * Every case of one candidate. With the cascade, evals run before probes and cheap cases (by the live
+ * version's work) before dear ones, and the first failure ends the candidate: a broken candidate costs
+ * its cheapest failing case, not the whole set. Cases not run are failures marked as skipped.
+ */
+async function runCases(agent: Agent, work: WorkMeter | null, cases: Case[], start: Start) {
+  const order = cases.map((c, i) => ({ c, i }));
+  if (start.cascade) {
+    order.sort((a, b) =>
+      Number(a.c.regression) - Number(b.c.regression) || (a.c.liveWork ?? 0) - (b.c.liveWork ?? 0) ||
+      a.i - b.i
+    );
+  }
+  const results: Awaited<ReturnType<typeof runCase>>[] = new Array(cases.length);
+  let failed = false;
+  for (const { c, i } of order) {
+    if (failed) {
+      results[i] = {
+        pass: false,
+        score: null,
+        ms: [],
+        work: 0,
+        out: "skipped",
+        weight: c.weight,
+        critical: c.critical,
+        regression: c.regression,
+        error: "not run: an earlier case failed",
+      };
+      continue;
+    }
+    results[i] = await runCase(agent, work, c, start);
+    failed = start.cascade === true && !results[i].pass;
+  }
+  return results;
+}
+
+/**
  * Lock-step repetitions: each `go` frame runs every case once and answers `rep`, so the host can
  * interleave several jails repetition by repetition and expose them to the same machine load.
  */
@@ -421,6 +461,7 @@ async function calibrate(cases: Case[], liveAgent: Agent, start: Start): Promise
       }
     }
     c.budget = Math.max(start.workMin, start.workFactor * live);
+    c.liveWork = live;
   }
   return all;
 }
@@ -506,9 +547,9 @@ async function main(): Promise<void> {
       send({ t: "result", i, ok: false, error: `Cannot load the candidate: ${errorText(e)}`, cases: [] });
       continue;
     }
-    const results = [];
-    if (start.stepped) results.push(...await runStepped(agent, work, cases, start, inbox));
-    else for (const c of cases) results.push(await runCase(agent, work, c, start));
+    const results = start.stepped
+      ? await runStepped(agent, work, cases, start, inbox)
+      : await runCases(agent, work, cases, start);
     if (!sameFingerprint(baseline, fingerprint())) {
       send({ t: "breach", i, error: "The candidate changed a shared built-in" });
       return exit(4);

@@ -59,6 +59,11 @@ export interface EvaluateOptions {
    * Run the work-counting copy (work units are reported, timings include the counting). @default !alone
    */
   count?: boolean;
+  /**
+   * Screening cascade: the cheapest cases first, a candidate stops at its first failed case (the rest
+   * are reported as skipped failures). @default !alone
+   */
+  cascade?: boolean;
   /** A call over this fails its case (capped by the evaluator's own bound), ms. */
   caseMsMax?: number;
   /**

@@ -156,6 +156,7 @@ export class SandboxEvaluator implements Evaluator {
     }
     const alone = options.alone ?? false;
     const count = options.count ?? !alone;
+    const cascade = options.cascade ?? !alone;
     const caseMsMax = Math.min(options.caseMsMax ?? this.#caseMsMax, this.#caseMsMax);
     const results: EvalResult[] = new Array(sources.length);
     const todo: number[] = [];
@@ -168,7 +169,7 @@ export class SandboxEvaluator implements Evaluator {
       } else todo.push(i);
     });
     if (alone && options.interleave) {
-      const shape = { repeats, alone, count, caseMsMax };
+      const shape = { repeats, alone, count, caseMsMax, cascade: false };
       const out = await this.#runInterleaved(todo.map((i) => sources[i]), evalsFrom, shape);
       todo.forEach((idx, k) => results[idx] = out[k]);
       this.#stats.evaluations += sources.length;
@@ -186,6 +187,7 @@ export class SandboxEvaluator implements Evaluator {
           alone,
           count,
           caseMsMax,
+          cascade,
         });
         batch.forEach((idx, k) => results[idx] = out[k]);
       }
@@ -329,6 +331,7 @@ export class SandboxEvaluator implements Evaluator {
       regression: this.#regression,
       candidates: payload,
       probesMax: EVAL_PROBES_MAX,
+      cascade: run.cascade,
       repeats: run.repeats,
       caseMsMax: run.caseMsMax,
     };
@@ -450,6 +453,7 @@ class JailSession {
 
 /** The shape of one evaluation run, as {@link SandboxEvaluator.evaluate} resolved it. */
 interface RunShape {
+  cascade: boolean;
   repeats: number;
   alone: boolean;
   count: boolean;
