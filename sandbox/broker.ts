@@ -8,7 +8,8 @@
 import { encode, ToolError } from "../protocol/mod.ts";
 import { calculate } from "./tools/calculator.ts";
 import { fileRead } from "./tools/file_read.ts";
-import { httpRequest } from "./tools/http.ts";
+import { fetchTransport, httpRequest, type HttpTransport } from "./tools/http.ts";
+import { checkStatement, NodeSqlEngine, type SqlEngine } from "./tools/sql.ts";
 
 /** Largest encoded arguments of one tool call, in bytes. */
 export const TOOL_ARGS_BYTES_MAX = 256 * 1024;
@@ -16,7 +17,7 @@ export const TOOL_ARGS_BYTES_MAX = 256 * 1024;
 export const TOOL_ANSWER_BYTES_MAX = 2 * 1024 * 1024;
 
 /** The built-in tools a grant may name. */
-export const BUILTIN_TOOLS = ["echo", "calculator", "file_read", "http"] as const;
+export const BUILTIN_TOOLS = ["echo", "calculator", "file_read", "http", "sql"] as const;
 
 /** What one agent (or one shadow) may do through tools. */
 export interface Grant {
@@ -26,6 +27,8 @@ export interface Grant {
   fileRoot?: string;
   /** Hosts `http` may reach (`host` or `host:port`). */
   httpAllowHosts?: readonly string[];
+  /** The agent's own database file for `sql`. */
+  sqlPath?: string;
   /**
    * `live` runs tools for real. `shadow` never causes a side effect: side-effect-free tools run, others
    * answer from `recorded` or fail with `TOOL_SHADOW_NO_RECORD`.
@@ -54,13 +57,33 @@ export function toolKey(name: string, args: unknown): string {
   return name + ":" + JSON.stringify(args);
 }
 
+/** Engines behind the side-effecting tools (pure TypeScript by default, Zig modules by configuration). */
+export interface BrokerEngines {
+  /** @default fetch */
+  http?: HttpTransport;
+  /** @default node:sqlite */
+  sql?: SqlEngine;
+}
+
 /** Runs brokered tool calls under grants. */
 export class Broker {
   readonly #audit: (entry: ToolAudit) => void;
+  readonly #http: HttpTransport;
+  readonly #sql: SqlEngine;
 
-  /** @param audit Receives one entry per call, allowed or refused. */
-  constructor(audit: (entry: ToolAudit) => void) {
+  /**
+   * @param audit Receives one entry per call, allowed or refused.
+   * @param engines The transports of `http` and `sql`.
+   */
+  constructor(audit: (entry: ToolAudit) => void, engines: BrokerEngines = {}) {
     this.#audit = audit;
+    this.#http = engines.http ?? fetchTransport;
+    this.#sql = engines.sql ?? new NodeSqlEngine();
+  }
+
+  /** Closes the engines' handles. */
+  async close(): Promise<void> {
+    await this.#sql.close();
   }
 
   /**
@@ -133,7 +156,14 @@ export class Broker {
       case "file_read":
         return fileRead(grant.fileRoot, args[0]);
       case "http":
-        return httpRequest(grant.httpAllowHosts ?? [], args[0], args[1]);
+        return httpRequest(grant.httpAllowHosts ?? [], args[0], args[1], this.#http);
+      case "sql": {
+        if (grant.sqlPath === undefined) {
+          throw new ToolError("SQL_NO_DATABASE", "Cannot run SQL: this agent has no database");
+        }
+        const { sql, params } = checkStatement(args[0], args[1]);
+        return this.#sql.run(grant.sqlPath, sql, params);
+      }
       default:
         throw new ToolError("TOOL_UNKNOWN", `Cannot call tool '${name}': no such tool`);
     }

@@ -49,6 +49,7 @@ export {
 } from "./spawn.ts";
 export {
   Broker,
+  type BrokerEngines,
   BUILTIN_TOOLS,
   type Grant,
   TOOL_ANSWER_BYTES_MAX,
@@ -78,3 +79,5 @@ export {
   runAudit,
 } from "./audit.ts";
 export { benchSandbox, type SandboxBench, type SandboxBenchOptions } from "./bench.ts";
+export { fetchTransport, type HttpAnswer, type HttpRequest, type HttpTransport } from "./tools/http.ts";
+export { checkStatement, NodeSqlEngine, type SqlAnswer, type SqlEngine } from "./tools/sql.ts";

@@ -7,7 +7,13 @@
  *
  * @module
  */
-import { type Decision, decide, type Evaluator, formatDiagnostic, type TypeDiagnostic } from "../evolution/mod.ts";
+import {
+  decide,
+  type Decision,
+  type Evaluator,
+  formatDiagnostic,
+  type TypeDiagnostic,
+} from "../evolution/mod.ts";
 import { OError } from "../protocol/mod.ts";
 import { prefilter } from "../sandbox/mod.ts";
 import type { Logger } from "../observability/mod.ts";

@@ -37,6 +37,8 @@ Options:
   --checkpoint-every-records N  checkpoint an agent after N logged changes (default 10000)
   --checkpoint-every-ms N    checkpoint an agent that changed after N ms (default 60000)
   --shadow-window-ms N        how long a candidate's shadow watches live traffic (default 20000)
+  --zig-tools                run the http and sql tools on the Zig modules (built on demand)
+  --http-allow HOSTS         comma-separated hosts (host or host:port) the http tool may reach
   --cold-restarts            no warm standby sandbox per agent (slower crash recovery, less memory)
   -h, --help                 show this help`;
 
@@ -58,6 +60,8 @@ export interface StartOptions {
   shadowWindowMs?: number;
   checkpointEveryRecords?: number;
   checkpointEveryMs?: number;
+  zigTools: boolean;
+  httpAllowHosts: string[];
 }
 
 const FLAGS = {
@@ -75,6 +79,8 @@ const FLAGS = {
   config: { type: "string" },
   "log-level": { type: "string" },
   "cold-restarts": { type: "boolean" },
+  "zig-tools": { type: "boolean" },
+  "http-allow": { type: "string" },
   "shadow-window-ms": { type: "string" },
   "checkpoint-every-records": { type: "string" },
   "checkpoint-every-ms": { type: "string" },
@@ -135,6 +141,8 @@ export function parseStartOptions(args: string[]): StartOptions | "help" {
     shadowWindowMs: shadowWindow === undefined ? undefined : Number(shadowWindow),
     checkpointEveryRecords: positive(pick("checkpoint-every-records"), "--checkpoint-every-records"),
     checkpointEveryMs: positive(pick("checkpoint-every-ms"), "--checkpoint-every-ms"),
+    zigTools: Boolean(pick("zig-tools")),
+    httpAllowHosts: String(pick("http-allow") ?? "").split(",").map((h) => h.trim()).filter(Boolean),
   };
 }
 
@@ -173,6 +181,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     shadowWindowMs: opts.shadowWindowMs,
     checkpointEveryRecords: opts.checkpointEveryRecords,
     checkpointEveryMs: opts.checkpointEveryMs,
+    httpAllowHosts: opts.httpAllowHosts,
+    toolEngines: opts.zigTools ? await (await import("./zig_engines.ts")).openZigEngines() : undefined,
   });
   metrics.attach({
     vaultStats: () => vault.stats(),

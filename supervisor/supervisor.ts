@@ -10,6 +10,7 @@ import { type AgentInfo, OError } from "../protocol/mod.ts";
 import {
   AGENT_LIMITS_DEFAULT,
   Broker,
+  type BrokerEngines,
   BUILTIN_TOOLS,
   type Grant,
   prefilter,
@@ -76,6 +77,8 @@ export interface SupervisorOptions {
   checkpointEveryMs?: number;
   /** How long a candidate's shadow watches live traffic, ms. @default SHADOW_WINDOW_MS */
   shadowWindowMs?: number;
+  /** Engines of the `http` and `sql` tools (e.g. the Zig modules). @default fetch and node:sqlite */
+  toolEngines?: BrokerEngines;
   /** Hosts the `http` tool may reach. @default [] */
   httpAllowHosts?: readonly string[];
 }
@@ -120,7 +123,7 @@ export class Supervisor {
     this.#broker = new Broker((entry) => {
       options.log.info("tool call", { ...entry, source: "broker" });
       options.metrics.toolCalled(entry.tool, entry.ok);
-    });
+    }, options.toolEngines);
     this.lineage = new Lineage(options.vault);
     this.candidates = new CandidateManager({
       hosts: () => this.#hosts,
@@ -250,6 +253,7 @@ export class Supervisor {
       tools: info.tools.filter((t) => builtins.includes(t)),
       fileRoot,
       httpAllowHosts: this.#opts.httpAllowHosts ?? [],
+      sqlPath: join(this.#opts.dataDir, "agents", name, "agent.db"),
       mode: "live",
     };
   }
@@ -453,5 +457,6 @@ export class Supervisor {
     await this.#evaluator?.close();
     const hosts = [...this.#hosts.values()].reverse();
     await Promise.all(hosts.map((h) => h.stop(graceMs)));
+    await this.#broker.close();
   }
 }

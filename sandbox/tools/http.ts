@@ -25,6 +25,17 @@ export interface HttpAnswer {
   body: string;
 }
 
+/** A request already checked against the grant. */
+export interface HttpRequest {
+  url: URL;
+  method: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** Carries a checked request: `fetch` by default, or the Zig `http_client` module. */
+export type HttpTransport = (request: HttpRequest) => Promise<HttpAnswer>;
+
 /**
  * Performs the request when `url`'s host (`host` or `host:port`) is in `allowHosts`.
  *
@@ -34,6 +45,7 @@ export async function httpRequest(
   allowHosts: readonly string[],
   url: unknown,
   options: unknown,
+  transport: HttpTransport = fetchTransport,
 ): Promise<HttpAnswer> {
   if (typeof url !== "string") throw new ToolError("TOOL_BAD_ARGS", "Cannot fetch: url must be a string");
   let parsed: URL;
@@ -54,18 +66,12 @@ export async function httpRequest(
     throw new ToolError("TOOL_BAD_ARGS", `Cannot fetch: method ${method} is not allowed`);
   }
   try {
-    const res = await fetch(parsed, {
-      method,
-      headers: opts.headers,
-      body: opts.body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-    });
-    const body = await readBounded(res);
-    return { status: res.status, headers: Object.fromEntries(res.headers), body };
+    return await transport({ url: parsed, method, headers: opts.headers, body: opts.body });
   } catch (e) {
     if (e instanceof ToolError) throw e;
-    if (e instanceof DOMException && e.name === "TimeoutError") {
+    const timedOut = (e instanceof DOMException && e.name === "TimeoutError") ||
+      /timeout/i.test(String((e as { code?: string }).code ?? ""));
+    if (timedOut) {
       throw new ToolError(
         "HTTP_TIMEOUT",
         `Cannot fetch '${parsed.host}': no answer in ${HTTP_TIMEOUT_MS} ms`,
@@ -76,6 +82,19 @@ export async function httpRequest(
       `Cannot fetch '${parsed.host}': ${e instanceof Error ? e.message : e}`,
     );
   }
+}
+
+/** The default transport: `fetch`, no redirects followed (each hop would need its own allow-list check). */
+export async function fetchTransport(request: HttpRequest): Promise<HttpAnswer> {
+  const res = await fetch(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    redirect: "manual",
+    signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+  });
+  const body = await readBounded(res);
+  return { status: res.status, headers: Object.fromEntries(res.headers), body };
 }
 
 async function readBounded(res: Response): Promise<string> {
