@@ -15,7 +15,7 @@ Runs the benchmarks with same-run baselines; writes bench/results.json and print
 Options:
   --json        print the results as JSON instead of the table
   --quick       shorter runs (for a smoke check; noisier)
-  --only LIST   run only these sections: http, vault, sandbox, recovery, evolution
+  --only LIST   run only these sections: http, recovery, vault, sandbox, evolution, zig
   -h, --help    show this help`;
 
 type Section = (quick: boolean) => Promise<Figure[]>;
@@ -34,6 +34,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   vault: () => external("./vault_section.ts", "vaultSection"),
   sandbox: () => external("./sandbox_section.ts", "sandboxSection"),
   evolution: () => external("./evolution_section.ts", "evolutionSection"),
+  zig: () => external("./zig_section.ts", "zigSection"),
 };
 
 async function main(): Promise<number> {
