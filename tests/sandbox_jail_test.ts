@@ -69,3 +69,9 @@ Deno.test("process tier processes run without capabilities and with no new privi
     await sandbox.exited;
   }
 });
+
+Deno.test("the jail tier is available on this machine (bubblewrap runs): the jail-only tests are not skipped", () => {
+  // The jail-only tests above and in the tier contract are skipped where bubblewrap cannot run; this test
+  // makes that loud instead of silent (.ci/run installs bubblewrap).
+  strictEqual(jailAvailable, true, "bubblewrap cannot run here: install it (apt-get install bubblewrap)");
+});
