@@ -20,7 +20,7 @@ import { decide, type Decision } from "./arbiter.ts";
 import { EngineStateError, EvolveOptionError } from "./errors.ts";
 import type { EvalResult, Evaluator } from "./eval_result.ts";
 import { computeFitness, type CostBasis, type Fitness, fitnessValue, REJECTED } from "./fitness.ts";
-import { type Genome, normalizedHash, parseGenome } from "./genome.ts";
+import { type Genome, normalizedHash, normalizedTokens, parseGenome } from "./genome.ts";
 import { RESERVED_NAME } from "./compile.ts";
 import {
   CHILD_ATTEMPTS_MAX,
@@ -38,7 +38,7 @@ import {
   POPULATION_SIZE_MAX,
   TOURNAMENT_SIZE,
 } from "./limits.ts";
-import { mutate } from "./operators.ts";
+import { mutate, pruneUnreachable } from "./operators.ts";
 import { Prng, type PrngState } from "./prng.ts";
 import { type Individual, migrate, rank, survive, tournament } from "./selection.ts";
 import type { TypeDiagnostic } from "./typecheck.ts";
@@ -163,6 +163,23 @@ interface Run {
   genomes: Map<string, Genome>;
   /** `state.seen` as a set. */
   seen: Set<string>;
+  /** Token counts of the live source. */
+  liveTokens: Map<string, number>;
+}
+
+function tokenCounts(source: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of normalizedTokens(source)) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return counts;
+}
+
+/** Tokens in one source and not the other, counted with multiplicity. */
+function tokenDistance(live: Map<string, number>, source: string): number {
+  const mine = tokenCounts(source);
+  let d = 0;
+  for (const [t, n] of mine) d += Math.abs(n - (live.get(t) ?? 0));
+  for (const [t, n] of live) if (!mine.has(t)) d += n;
+  return d;
 }
 
 function checkOptions(o: EngineOptions): void {
@@ -219,8 +236,9 @@ function breed(run: Run, island: Individual[], count: number, generation: number
     const parent = tournament(island, TOURNAMENT_SIZE, run.prng, basis);
     const mate = tournament(island, TOURNAMENT_SIZE, run.prng, basis);
     const mates = mate.hash === parent.hash ? [] : [genomeOf(run, mate)];
-    const child = mutate(genomeOf(run, parent), mates, run.prng);
-    if (child === null || stage0(run, child.source) !== null) continue;
+    const made = mutate(genomeOf(run, parent), mates, run.prng);
+    const child = made && { ...made, source: pruneUnreachable(made.source) };
+    if (child === null || child.source === parent.source || stage0(run, child.source) !== null) continue;
     run.o.evaluator.prepare?.([child.source]);
     const parents = child.operator === "crossover" || child.detail.includes(":donor:")
       ? [parent.id, mate.id]
@@ -229,6 +247,7 @@ function breed(run: Run, island: Individual[], count: number, generation: number
       id: `c${run.state.nextId++}`,
       source: child.source,
       hash: normalizedHash(child.source),
+      distance: tokenDistance(run.liveTokens, child.source),
       parents,
       operator: child.operator,
       detail: child.detail,
@@ -287,6 +306,7 @@ function initialState(o: EngineOptions, seed: string): EngineState {
       id: "live",
       source: o.source,
       hash: normalizedHash(o.source),
+      distance: 0,
       parents: [],
       operator: "live",
       detail: "live",
@@ -380,7 +400,14 @@ export async function runEvolution(options: EngineOptions): Promise<EvolutionRes
   };
   const state = options.resume ? checkResume(options.resume, options, seed) : initialState(options, seed);
   if (options.resume && options.generations !== undefined) state.generations = options.generations;
-  const run: Run = { o, state, prng: new Prng(state.prng), genomes: new Map(), seen: new Set(state.seen) };
+  const run: Run = {
+    o,
+    state,
+    prng: new Prng(state.prng),
+    genomes: new Map(),
+    seen: new Set(state.seen),
+    liveTokens: tokenCounts(options.source),
+  };
   const started = o.clock();
   const overBudget = () => options.budgetMs !== undefined && o.clock() - started >= options.budgetMs;
   if (state.generation < 0) {

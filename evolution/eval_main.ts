@@ -68,7 +68,7 @@ interface Case {
   /** The live version's work on this case (the cascade runs cheap cases first). */
   liveWork?: number;
   /** A probe: passes when the candidate does what the live version did (same output, or both throw). */
-  probe?: { threw: boolean; out: unknown };
+  probe?: { threw: boolean; out: unknown; message?: string };
 }
 
 /** Thrown by the harness itself (time bound, unsendable output): always a failure, never a behaviour. */
@@ -198,6 +198,11 @@ async function call(agent: Agent, input: unknown, caseMsMax: number): Promise<{ 
   }
 }
 
+/** What a caller sees of an error: its class and message. */
+function errorName(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : `thrown: ${String(e)}`;
+}
+
 function harnessFailure(e: unknown): boolean {
   return e instanceof HarnessError || (e instanceof RangeError && e.message === "work budget exceeded");
 }
@@ -214,7 +219,7 @@ async function attempt(
     return { ...(await call(agent, c.input, caseMsMax)), threw: false };
   } catch (e) {
     if (harnessFailure(e)) throw e;
-    return { out: null, ms: now() - started, threw: true };
+    return { out: errorName(e), ms: now() - started, threw: true };
   }
 }
 
@@ -240,7 +245,8 @@ function judge(
   threw: boolean,
 ): { pass: boolean; score: number | null; error?: string } {
   if (c.probe !== undefined) {
-    const same = threw ? c.probe.threw : !c.probe.threw && deepEqual(out, c.probe.out);
+    // Same answer, or the same error (class and message: the caller sees both).
+    const same = threw === c.probe.threw && deepEqual(out, c.probe.out);
     return same
       ? { pass: true, score: null }
       : { pass: false, score: null, error: "behaves unlike the live version" };
@@ -444,7 +450,7 @@ async function calibrate(cases: Case[], liveAgent: Agent, start: Start): Promise
       c.probe = { threw: false, out: res.out };
     } catch (e) {
       if (harnessFailure(e)) continue; // The live version itself cannot answer: no yardstick.
-      c.probe = { threw: true, out: null };
+      c.probe = { threw: true, out: errorName(e) };
     }
     probes.push(c);
   }

@@ -363,20 +363,29 @@ function comparePaths(a: NodePath, b: NodePath): number {
  * @returns 16 hex digits (two 32-bit FNV-1a lanes).
  */
 export function normalizedHash(source: string): string {
-  let text: string;
+  const text = normalizedTokens(source).join("\u0001");
+  return fnv1a(text, 0x811c9dc5) + fnv1a(text, 0x01000193);
+}
+
+/**
+ * The source's tokens without comments or layout (numbers in canonical spelling); a source that does not
+ * parse gives its whitespace-separated words.
+ *
+ * @param source Module source.
+ * @returns The tokens, in order.
+ */
+export function normalizedTokens(source: string): string[] {
   try {
     const file = babelParse(source, { sourceType: "module", plugins: ["typescript"], tokens: true });
     // deno-lint-ignore no-explicit-any
-    text = (file.tokens as any[])
+    return (file.tokens as any[])
       .filter((t) => typeof t.type === "object")
       .map((t) =>
-        t.value === undefined ? t.type.label : typeof t.value === "number" ? String(t.value) : t.value
-      )
-      .join("\u0001");
+        t.value === undefined ? t.type.label : typeof t.value === "number" ? String(t.value) : String(t.value)
+      );
   } catch {
-    text = source.replace(/\s+/g, " ");
+    return source.split(/\s+/);
   }
-  return fnv1a(text, 0x811c9dc5) + fnv1a(text, 0x01000193);
 }
 
 function fnv1a(text: string, seed: number): string {

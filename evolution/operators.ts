@@ -461,3 +461,40 @@ export function mutate(
       return mates.length === 0 ? logicBranch(parent, prng) : crossover(parent, prng.pick(mates), prng);
   }
 }
+
+const JUMPS = new Set(["ReturnStatement", "ThrowStatement", "BreakStatement", "ContinueStatement"]);
+
+/**
+ * Removes statements that can never run: those after a `return`, `throw`, `break` or `continue` in the
+ * same block (function declarations and `var`s, which hoist, stay). Semantics-preserving, so the engine
+ * applies it to every child: operators such as early return leave such dead code behind, and it would
+ * otherwise ride along with a real improvement.
+ *
+ * @param source A module's source.
+ * @returns The source without unreachable statements (unchanged when there are none or it does not parse).
+ */
+export function pruneUnreachable(source: string): string {
+  let ast: Node;
+  try {
+    ast = parseModule(source);
+  } catch {
+    return source;
+  }
+  let changed = false;
+  for (const v of walk(ast)) {
+    const list: Node[] | undefined = v.node.type === "BlockStatement"
+      ? v.node.body
+      : v.node.type === "SwitchCase"
+      ? v.node.consequent
+      : undefined;
+    if (!list) continue;
+    const jump = list.findIndex((s) => JUMPS.has(s.type));
+    if (jump < 0 || jump === list.length - 1) continue;
+    const kept = list.slice(jump + 1).filter((s) =>
+      s.type === "FunctionDeclaration" || (s.type === "VariableDeclaration" && s.kind === "var")
+    );
+    list.splice(jump + 1, list.length - jump - 1, ...kept);
+    changed = true;
+  }
+  return changed ? printModule(ast) : source;
+}

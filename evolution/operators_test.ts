@@ -1,6 +1,13 @@
 import { ok, strictEqual } from "node:assert";
 import { parseGenome } from "./genome.ts";
-import { crossover, functionReplace, logicBranch, mutate, paramTweak } from "./operators.ts";
+import {
+  crossover,
+  functionReplace,
+  logicBranch,
+  mutate,
+  paramTweak,
+  pruneUnreachable,
+} from "./operators.ts";
 import { Prng } from "./prng.ts";
 
 const SORTER = Deno.readTextFileSync(new URL("../examples/agents/sorter.ts", import.meta.url));
@@ -60,4 +67,21 @@ Deno.test("crossover() moves a same-kind subtree from the other parent", () => {
   const other = parseGenome(functionReplace(g, [], Prng.seeded(4))!.source);
   const child = crossover(g, other, Prng.seeded(1));
   ok(child !== null && child.operator === "crossover" && child.source !== SORTER);
+});
+
+Deno.test("pruneUnreachable() drops statements after a jump and keeps hoisted declarations", () => {
+  const source = `function f(x: number): number {
+  if (x > 1) {
+    return 1;
+    x++;
+  }
+  return x;
+  return 2;
+  function g() {}
+}
+`;
+  const pruned = pruneUnreachable(source);
+  ok(!pruned.includes("x++") && !pruned.includes("return 2"));
+  ok(pruned.includes("function g() {}") && pruned.includes("return x;"));
+  strictEqual(pruneUnreachable(SORTER), SORTER);
 });

@@ -1,6 +1,6 @@
 /**
- * Selection, pure and seeded: ranking by the fitness order (ties broken by the normalised source hash, so
- * a ranking never depends on arrival order), tournament selection, elitist survival, and ring migration
+ * Selection, pure and seeded: ranking by the fitness order (ties broken by the distance from the live version,
+ * then by the normalised source hash, so a ranking never depends on arrival order), tournament selection, elitist survival, and ring migration
  * between islands.
  *
  * @module
@@ -16,6 +16,12 @@ export interface Individual {
   source: string;
   /** {@link normalizedHash} of the source. */
   hash: string;
+  /**
+   * Tokens that differ from the live version's (multiset symmetric difference): among equally fit
+   * individuals the one closer to the live version ranks first, so neutral drift (dead code, renamed
+   * messages, reformatting) does not ride along with an improvement.
+   */
+  distance: number;
   /** Ids of the parents (one for a mutation, two for crossover; none for the live version). */
   parents: string[];
   /** The operator that made it (`live` for the live version). */
@@ -35,6 +41,8 @@ export interface Individual {
 export function compareIndividuals(a: Individual, b: Individual, basis: CostBasis): number {
   const byFitness = compareFitness(a.fitness, b.fitness, basis);
   if (byFitness !== 0) return byFitness;
+  // The smallest change wins a tie: neutral edits ride along for free unless distance breaks it.
+  if (a.distance !== b.distance) return a.distance - b.distance;
   return a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0;
 }
 

@@ -17,6 +17,7 @@ function ind(id: string, work: number, passed = 3): Individual {
     id,
     source: id,
     hash: id.padStart(16, "0"),
+    distance: 10,
     parents: [],
     operator: "t",
     detail: "t",
