@@ -55,6 +55,7 @@ export {
   type OperatorName,
   OPERATORS,
   paramTweak,
+  pruneUnreachable,
 } from "./operators.ts";
 export { Prng, type PrngState } from "./prng.ts";
 export { compareIndividuals, type Individual, migrate, rank, survive, tournament } from "./selection.ts";
