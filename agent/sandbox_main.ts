@@ -17,11 +17,31 @@ import {
 import { AgentRuntime } from "./runtime.ts";
 
 const stdout = Deno.stdout;
+/** Bytes read from stdin per read call. */
+const READ_BYTES = 64 * 1024;
+
+// Frames produced in one turn of the event loop leave in one write (the supervisor batches the same way).
+let outbox: Uint8Array[] = [];
+let outboxBytes = 0;
+
+function flush(): void {
+  const frames = outbox;
+  const bytes = frames.length === 1 ? frames[0] : new Uint8Array(outboxBytes);
+  if (frames.length > 1) {
+    let at = 0;
+    for (const f of frames) (bytes.set(f, at), at += f.length);
+  }
+  outbox = [];
+  outboxBytes = 0;
+  let written = 0;
+  while (written < bytes.length) written += stdout.writeSync(bytes.subarray(written));
+}
 
 function send(msg: SandboxMessage): void {
-  const frame = encodeFrame(msg);
-  let written = 0;
-  while (written < frame.length) written += stdout.writeSync(frame.subarray(written));
+  const frame = encodeFrame(msg); // Throws for what cannot be encoded, before anything is queued.
+  if (outbox.length === 0) queueMicrotask(flush);
+  outbox.push(frame);
+  outboxBytes += frame.length;
 }
 
 const runtime = new AgentRuntime(send);
@@ -41,12 +61,18 @@ globalThis.console.warn = consoleLog("warn");
 globalThis.console.error = consoleLog("error");
 
 const decoder = new FrameDecoder();
+const chunk = new Uint8Array(READ_BYTES);
 try {
-  for await (const chunk of Deno.stdin.readable) {
-    for (const raw of decoder.push(chunk)) {
+  for (;;) {
+    const n = await Deno.stdin.read(chunk);
+    if (n === null) break;
+    for (const raw of decoder.push(chunk.subarray(0, n))) {
       const msg = validateSupervisorMessage(raw);
       if (msg.t === "hello") consoleSecret = msg.secret;
-      if (msg.t === "shutdown") Deno.exit(0);
+      if (msg.t === "shutdown") {
+        if (outbox.length > 0) flush();
+        Deno.exit(0);
+      }
       await runtime.receive(msg);
     }
   }

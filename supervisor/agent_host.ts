@@ -65,6 +65,8 @@ export interface HostDeps {
   grant: Grant;
   /** Called after every successful answer (the traffic splitter's tap); must not throw or block. */
   onAnswered?: (answer: AnsweredInvoke) => void;
+  /** Longest an invoke may run before its sandbox is killed, ms. @default INVOKE_TIMEOUT_MS */
+  invokeTimeoutMs?: number;
   /** Keep a started sandbox waiting for code, so a restart takes milliseconds. @default true */
   warmStandby?: boolean;
   /** Milliseconds clock. @default Date.now */
@@ -74,7 +76,8 @@ export interface HostDeps {
 interface Inflight {
   resolve: (a: InvokeAnswer) => void;
   reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  /** When the invoke times out (checked by the heartbeat, so up to one interval late). */
+  deadline: number;
   requestId: string;
   input: unknown;
   idempotencyKey?: string;
@@ -439,11 +442,10 @@ export class AgentHost {
     const channel = await this.#readyChannel();
     const id = ++this.#nextId;
     return await new Promise<InvokeAnswer>((resolve, reject) => {
-      const timer = setTimeout(() => this.#timeout(channel, id), INVOKE_TIMEOUT_MS);
       this.#inflight.set(id, {
         resolve,
         reject,
-        timer,
+        deadline: this.#now() + (this.#deps.invokeTimeoutMs ?? INVOKE_TIMEOUT_MS),
         requestId: options.requestId,
         input,
         idempotencyKey: options.idempotencyKey,
@@ -481,12 +483,8 @@ export class AgentHost {
     const entry = this.#inflight.get(id);
     if (entry === undefined) return;
     this.#inflight.delete(id);
-    entry.reject(
-      new SupervisorError(
-        "AGENT_TIMEOUT",
-        `Cannot invoke '${this.name}': no answer in ${INVOKE_TIMEOUT_MS} ms`,
-      ),
-    );
+    const ms = this.#deps.invokeTimeoutMs ?? INVOKE_TIMEOUT_MS;
+    entry.reject(new SupervisorError("AGENT_TIMEOUT", `Cannot invoke '${this.name}': no answer in ${ms} ms`));
     this.#deps.log.warn("invoke timed out; killing sandbox", {
       agent: this.name,
       request_id: entry.requestId,
@@ -531,7 +529,6 @@ export class AgentHost {
     const entry = this.#inflight.get(msg.id);
     if (entry === undefined) return; // Timed out already.
     this.#inflight.delete(msg.id);
-    clearTimeout(entry.timer);
     const labels = { agent: this.name, version: this.version };
     const seconds = (performance.now() - entry.started) / 1000;
     if (msg.error !== undefined) {
@@ -659,7 +656,6 @@ export class AgentHost {
     const old = { source: this.#source, label: this.#versionLabel, channel: this.#channel };
     this.#channel = undefined;
     for (const [id, entry] of this.#inflight) {
-      clearTimeout(entry.timer);
       this.#inflight.delete(id);
       entry.reject(
         new SupervisorError("AGENT_CRASHED", `Cannot invoke '${this.name}': its code was replaced`),
@@ -695,7 +691,6 @@ export class AgentHost {
     if (channel !== this.#channel) return;
     this.#channel = undefined;
     for (const [id, entry] of this.#inflight) {
-      clearTimeout(entry.timer);
       this.#inflight.delete(id);
       entry.reject(
         new SupervisorError(
@@ -745,7 +740,10 @@ export class AgentHost {
     if (this.#status !== "ready" || channel === undefined) return;
     const now = this.#now();
     if (this.#inflight.size > 0) {
-      this.#lastFrameAt = now; // A busy sandbox is bounded by the invoke timeout instead.
+      // A busy sandbox is bounded by the invoke timeout instead of the heartbeat. One timer for all
+      // invokes, not one each: a deadline is checked here, at most an interval late.
+      this.#lastFrameAt = now;
+      for (const [id, entry] of this.#inflight) if (entry.deadline <= now) this.#timeout(channel, id);
       return;
     }
     if (now - this.#lastFrameAt > HEARTBEAT_TIMEOUT_MS) {

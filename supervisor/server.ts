@@ -37,6 +37,7 @@ Options:
   --checkpoint-every-records N  checkpoint an agent after N logged changes (default 10000)
   --checkpoint-every-ms N    checkpoint an agent that changed after N ms (default 60000)
   --shadow-window-ms N        how long a candidate's shadow watches live traffic (default 20000)
+  --invoke-timeout-ms N      an invoke running longer has its sandbox killed and answers 504 (default 10000)
   --zig-tools                run the http and sql tools on the Zig modules (built on demand)
   --http-allow HOSTS         comma-separated hosts (host or host:port) the http tool may reach
   --cold-restarts            no warm standby sandbox per agent (slower crash recovery, less memory)
@@ -62,6 +63,7 @@ export interface StartOptions {
   checkpointEveryMs?: number;
   zigTools: boolean;
   httpAllowHosts: string[];
+  invokeTimeoutMs?: number;
 }
 
 const FLAGS = {
@@ -80,6 +82,7 @@ const FLAGS = {
   "log-level": { type: "string" },
   "cold-restarts": { type: "boolean" },
   "zig-tools": { type: "boolean" },
+  "invoke-timeout-ms": { type: "string" },
   "http-allow": { type: "string" },
   "shadow-window-ms": { type: "string" },
   "checkpoint-every-records": { type: "string" },
@@ -142,6 +145,7 @@ export function parseStartOptions(args: string[]): StartOptions | "help" {
     checkpointEveryRecords: positive(pick("checkpoint-every-records"), "--checkpoint-every-records"),
     checkpointEveryMs: positive(pick("checkpoint-every-ms"), "--checkpoint-every-ms"),
     zigTools: Boolean(pick("zig-tools")),
+    invokeTimeoutMs: positive(pick("invoke-timeout-ms"), "--invoke-timeout-ms"),
     httpAllowHosts: String(pick("http-allow") ?? "").split(",").map((h) => h.trim()).filter(Boolean),
   };
 }
@@ -182,6 +186,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     checkpointEveryRecords: opts.checkpointEveryRecords,
     checkpointEveryMs: opts.checkpointEveryMs,
     httpAllowHosts: opts.httpAllowHosts,
+    invokeTimeoutMs: opts.invokeTimeoutMs,
     toolEngines: opts.zigTools ? await (await import("./zig_engines.ts")).openZigEngines() : undefined,
   });
   metrics.attach({

@@ -77,6 +77,8 @@ export interface SupervisorOptions {
   checkpointEveryMs?: number;
   /** How long a candidate's shadow watches live traffic, ms. @default SHADOW_WINDOW_MS */
   shadowWindowMs?: number;
+  /** Longest an invoke may run before its sandbox is killed, ms. @default INVOKE_TIMEOUT_MS */
+  invokeTimeoutMs?: number;
   /** Engines of the `http` and `sql` tools (e.g. the Zig modules). @default fetch and node:sqlite */
   toolEngines?: BrokerEngines;
   /** Hosts the `http` tool may reach. @default [] */
@@ -298,6 +300,7 @@ export class Supervisor {
       },
       grant: this.#grant(info.name, info),
       warmStandby: o.warmStandby,
+      invokeTimeoutMs: o.invokeTimeoutMs,
       onAnswered: (answer) => this.splitter.tap(answer),
     });
     if (this.#hosts.has(info.name)) {

@@ -226,3 +226,23 @@ export default defineAgent({ name: "sneaky", version: "1.0.0", handle: () => Den
     await server.stop();
   }
 });
+
+Deno.test("a hung invoke answers 504 within its timeout, its sandbox is replaced, and the agent serves again", async () => {
+  const server = await startServer({ args: ["--invoke-timeout-ms", "1000"] });
+  const source = `import { defineAgent } from "@o/agent";
+export default defineAgent({ name: "hanger", version: "1.0.0",
+  handle: (ctx) => { if (ctx.arg("hang")) { for (;;) { /* a busy loop ignores everything */ } } return "ok"; } });`;
+  try {
+    strictEqual((await post(`${server.url}/v1/agents`, { name: "hanger", source })).status, 201);
+    const started = performance.now();
+    const hung = await post(`${server.url}/v1/agents/hanger/invoke`, { input: { hang: true } });
+    const ms = performance.now() - started;
+    strictEqual(hung.status, 504);
+    strictEqual((hung.body.error as { code: string }).code, "AGENT_TIMEOUT");
+    ok(ms >= 1000 && ms < 2600, `answered after ${ms} ms`);
+    const after = await post(`${server.url}/v1/agents/hanger/invoke`, { input: {} });
+    deepStrictEqual([after.status, after.body.output], [200, "ok"]);
+  } finally {
+    await server.stop();
+  }
+});
