@@ -25,14 +25,17 @@ const UPLOT_FILES: Record<string, string> = {
 /** The page's own files under `web/static/`, by URL path. */
 const STATIC_FILES: Record<string, string> = {
   "/": "index.html",
-  "/assets/app.js": "app.js",
+  "/assets/agent.js": "agent.js",
   "/assets/api.js": "api.js",
+  "/assets/app.js": "app.js",
   "/assets/charts.js": "charts.js",
   "/assets/dom.js": "dom.js",
   "/assets/format.js": "format.js",
   "/assets/lineage.js": "lineage.js",
+  "/assets/live.js": "live.js",
   "/assets/prom.js": "prom.js",
   "/assets/style.css": "style.css",
+  "/assets/view.js": "view.js",
 };
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",

@@ -1,4 +1,5 @@
 // @ts-check
+/// <reference lib="dom" />
 /**
  * The page's only way to the server: same-origin requests to O's JSON API, with the bearer token (kept in
  * sessionStorage, so it lives as long as the tab) on every request once one is set.

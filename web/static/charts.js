@@ -1,4 +1,5 @@
 // @ts-check
+/// <reference lib="dom" />
 /**
  * Line charts on uPlot (served from the project's node_modules as `/assets/uplot.js`, a classic script that
  * defines the global `uPlot`). A chart follows its container's width.
@@ -12,6 +13,9 @@ const CHART_HEIGHT_PX = 190;
 /** Tick steps of a time axis in seconds (whole seconds, so two ticks never print the same time). */
 const TIME_INCREMENTS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400];
 
+/** Tick steps of a counting axis (generations): whole numbers only. */
+const COUNT_INCREMENTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000];
+
 /** Series colours (kept in step with the CSS variables of the same names). */
 export const COLORS = {
   blue: "#2563eb",
@@ -22,8 +26,7 @@ export const COLORS = {
 };
 
 /**
- * @typedef {{ label: string, color: string, fill?: boolean, scale?: string, dash?: boolean,
- *   points?: boolean }} SeriesSpec
+ * @typedef {{ label: string, color: string, fill?: boolean, dash?: boolean, points?: boolean }} SeriesSpec
  * @typedef {{ x: "time" | "number", xLabel?: string, yLabel?: string, series: SeriesSpec[] }} ChartSpec
  * @typedef {{ setData(data: (number | null)[][]): void, destroy(): void }} Chart
  */
@@ -74,28 +77,21 @@ export function lineChart(el, spec, data) {
     );
   }
   const axis = { stroke: "#6b7280", grid: { stroke: "#eceef2", width: 1 }, ticks: { stroke: "#d6d9de" } };
-  /** @type {Record<string, unknown>} */
-  const scales = { x: { time: spec.x === "time" } };
+  const time = spec.x === "time";
   /** @type {Record<string, unknown>[]} */
   const axes = [
-    spec.x === "time"
+    time
       ? { ...axis, space: 80, incrs: TIME_INCREMENTS_S, values: clockValues }
-      : { ...axis, space: 40 },
+      : { ...axis, space: 40, incrs: COUNT_INCREMENTS },
     { ...axis, size: 56 },
   ];
   if (spec.xLabel) Object.assign(axes[0], { label: spec.xLabel, labelSize: 18 });
   if (spec.yLabel) Object.assign(axes[1], { label: spec.yLabel, labelSize: 18 });
-  const secondary = spec.series.find((s) => s.scale !== undefined);
-  if (secondary?.scale !== undefined) {
-    scales[secondary.scale] = { auto: true };
-    axes.push({ ...axis, scale: secondary.scale, side: 1, grid: { show: false }, label: secondary.scale });
-  }
   const series = [
-    {},
+    { label: spec.xLabel ?? (time ? "time" : "x") },
     ...spec.series.map((s) => {
       /** @type {Record<string, unknown>} */
       const one = { label: s.label, stroke: s.color, width: 2, points: { show: s.points ?? false } };
-      if (s.scale !== undefined) one.scale = s.scale;
       if (s.dash) one.dash = [6, 4];
       if (s.fill) one.fill = withAlpha(s.color, 0.08);
       return one;
@@ -107,7 +103,8 @@ export function lineChart(el, spec, data) {
     {
       width,
       height: CHART_HEIGHT_PX,
-      scales,
+      padding: [12, 28, 0, 0],
+      scales: { x: { time } },
       axes,
       series,
       cursor: { drag: { x: false, y: false } },

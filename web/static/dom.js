@@ -1,4 +1,5 @@
 // @ts-check
+/// <reference lib="dom" />
 /**
  * Safe DOM building. Every piece of data the page shows comes from the server and may be hostile (agent
  * names, versions, candidate evidence, sources are all user-controlled), so nothing here ever parses HTML:

@@ -24,7 +24,7 @@ export function num(n, digits = 2) {
 }
 
 /**
- * Milliseconds, switching to µs below 1 ms and to s above 10 s.
+ * Milliseconds, switching to µs below 1 ms and to s from 1 s.
  *
  * @param {unknown} ms
  * @returns {string}
@@ -32,7 +32,7 @@ export function num(n, digits = 2) {
 export function duration(ms) {
   if (typeof ms !== "number" || !Number.isFinite(ms)) return DASH;
   if (ms < 1) return `${Math.round(ms * 1000)} µs`;
-  if (ms >= 10_000) return `${num(ms / 1000)} s`;
+  if (ms >= 1000) return `${num(ms / 1000)} s`;
   return `${num(ms)} ms`;
 }
 
@@ -105,7 +105,9 @@ export function evidenceFacts(evidence) {
   add("regressions", e.regressions);
   add("mismatches", e.mismatches);
   add("metric", e.metric);
-  add("p", e.p_value, 4);
+  if (typeof e.p_value === "number" && e.p_value > 0 && e.p_value < 1e-4) {
+    facts.push(["p", e.p_value.toExponential(1)]);
+  } else add("p", e.p_value, 4);
   add("effect", e.effect_size);
   add("latency ×", e.latency_ratio);
   add("A/A ×", e.aa_ratio);

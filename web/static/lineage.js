@@ -98,6 +98,7 @@ export function chainOf(root, onLivePath) {
   /** @type {TreeNode | undefined} */
   let node = root;
   while (node !== undefined) {
+    /** @type {TreeNode | undefined} */
     const next = node.children.find((c) => onLivePath.has(c.entry.version)) ?? node.children[0];
     const branches = node.children.filter((c) => c !== next).map((c) => chainOf(c, onLivePath));
     chain.push({ entry: node.entry, branches });
