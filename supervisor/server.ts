@@ -34,9 +34,10 @@ Options:
   --metrics-auth             require a bearer token on /metrics
   --config FILE              JSON file with any of these options (flags win)
   --log-level LEVEL          debug|info|warn|error (default info)
-  --checkpoint-every-records N  checkpoint an agent after N logged changes (default 10000)
+  --checkpoint-every-records N
+                             checkpoint an agent after N logged changes (default 10000)
   --checkpoint-every-ms N    checkpoint an agent that changed after N ms (default 60000)
-  --shadow-window-ms N        how long a candidate's shadow watches live traffic (default 20000)
+  --shadow-window-ms N       how long a candidate's shadow watches live traffic (default 20000)
   --invoke-timeout-ms N      an invoke running longer has its sandbox killed and answers 504 (default 10000)
   --zig-tools                run the http and sql tools on the Zig modules (built on demand)
   --http-allow HOSTS         comma-separated hosts (host or host:port) the http tool may reach
