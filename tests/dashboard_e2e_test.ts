@@ -458,3 +458,95 @@ Deno.test({
     }
   },
 });
+
+/** Kills the agent's sandbox until /health says it failed (more restarts than the intensity allows). */
+async function failAgent(server: TestServer, agent: string): Promise<void> {
+  for (let round = 0; round < 20; round++) {
+    const health = await (await fetch(`${server.url}/health`)).json();
+    if (health.agents[agent]?.status === "failed") return;
+    for (const pid of descendants(server.process.pid)) {
+      if (!cmdline(pid).includes("sandbox_main.ts")) continue;
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone already */ }
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`Cannot make '${agent}' fail: it kept restarting`);
+}
+
+Deno.test({
+  name: "dashboard: no agents, a registered agent that then fails, and a server that goes away",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    requireChromium();
+    const agents = await Deno.makeTempDir({ prefix: "o-no-agents-" });
+    const server = await startServer({ agents });
+    const { context, dir } = await launch();
+    let stopped = false;
+    try {
+      const page = context.pages()[0] ?? await context.newPage();
+      const problems = watch(page, server.url);
+      await page.goto(`${server.url}/?poll=${POLL_MS}`);
+      await waitFor(
+        page,
+        "the empty agents table",
+        () => document.querySelector("#agents tbody")?.textContent?.includes("No agents registered"),
+        0,
+      );
+      strictEqual(await page.locator("#server-status").textContent(), "ok");
+      strictEqual(await page.locator("#selected-agent").textContent(), "–");
+      ok((await page.locator("#lineage").textContent())?.includes("No agent selected"));
+
+      const source = await Deno.readTextFile(join(ROOT, "examples", "agents", "counter.ts"));
+      strictEqual((await post(`${server.url}/v1/agents`, { name: "counter", source })).status, 201);
+      await waitFor(
+        page,
+        "the registered agent",
+        () => document.querySelector('#agents tr[data-agent="counter"]'),
+        0,
+      );
+      await waitFor(page, "its lineage", () => document.querySelector('#lineage li[data-live="true"]'), 0);
+      ok(await page.locator('#events li[data-kind="info"]').count() >= 1, "a 'registered' event");
+
+      await failAgent(server, "counter");
+      await waitFor(
+        page,
+        "the failed status",
+        () =>
+          document.querySelector('#agents tr[data-agent="counter"] td[data-col="status"]')?.textContent ===
+            "failed",
+        0,
+      );
+      strictEqual(await page.locator("#server-status").textContent(), "degraded");
+      await waitFor(
+        page,
+        "a failed event",
+        () => document.querySelector('#events li[data-kind="failed"]'),
+        0,
+      );
+      ok(/\d/.test(await cell(page, "counter", "seq")), "a failed agent's durable state is still shown");
+
+      await server.stop();
+      stopped = true;
+      await waitFor(
+        page,
+        "the unreachable state",
+        () => document.getElementById("server-status")?.textContent === "unreachable",
+        0,
+      );
+      ok(!(await page.locator("#banner").isHidden()), "a banner says the server does not answer");
+      deepStrictEqual(
+        problems.filter((p) => !p.includes("net::ERR_CONNECTION_REFUSED")),
+        [],
+        "no page errors or off-origin requests",
+      );
+    } finally {
+      await context.close().catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(agents, { recursive: true }).catch(() => {});
+      if (!stopped) await server.stop();
+    }
+  },
+});

@@ -27,7 +27,8 @@ export const COLORS = {
 
 /**
  * @typedef {{ label: string, color: string, fill?: boolean, dash?: boolean, points?: boolean }} SeriesSpec
- * @typedef {{ x: "time" | "number", xLabel?: string, yLabel?: string, series: SeriesSpec[] }} ChartSpec
+ * @typedef {{ x: "time" | "number", xLabel?: string, yLabel?: string, yFromZero?: boolean,
+ *   series: SeriesSpec[] }} ChartSpec
  * @typedef {{ setData(data: (number | null)[][]): void, destroy(): void }} Chart
  */
 
@@ -42,6 +43,19 @@ function clockValues(_plot, ticks) {
   return ticks.map((t) =>
     new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })
   );
+}
+
+/**
+ * A y range from 0 to a little above the largest value (0 to 1 when there is no value yet), so rates and
+ * latencies keep their axis and their baseline.
+ *
+ * @param {unknown} _plot
+ * @param {number | null} _min
+ * @param {number | null} max
+ * @returns {[number, number]}
+ */
+function fromZero(_plot, _min, max) {
+  return [0, typeof max === "number" && max > 0 ? max * 1.1 : 1];
 }
 
 /** @returns {any} */
@@ -104,7 +118,7 @@ export function lineChart(el, spec, data) {
       width,
       height: CHART_HEIGHT_PX,
       padding: [12, 28, 0, 0],
-      scales: { x: { time } },
+      scales: spec.yFromZero ? { x: { time }, y: { range: fromZero } } : { x: { time } },
       axes,
       series,
       cursor: { drag: { x: false, y: false } },

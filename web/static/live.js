@@ -21,7 +21,7 @@ const EVENTS_MAX = 50;
 
 /**
  * @typedef {{ name: string, version: string, status: string, seq: number | null, state_bytes: number | null,
- *   shadows: number, restarts: number, doc: string }} AgentRow
+ *   memory_bytes: number | null, shadows: number, restarts: number, doc: string }} AgentRow
  * @typedef {{ time_ms: number, agent: string, kind: string, text: string }} PageEvent
  * @typedef {{ status: string, restarts: number, version: string }} AgentHealth
  */
@@ -64,6 +64,7 @@ export function agentRows(health, list) {
       status: String(a?.status ?? "unknown"),
       seq: null,
       state_bytes: null,
+      memory_bytes: typeof a?.memory_bytes === "number" ? a.memory_bytes : null,
       shadows: Number(a?.shadows ?? 0),
       restarts: Number(a?.restarts ?? 0),
       doc: "",
@@ -78,6 +79,7 @@ export function agentRows(health, list) {
       status: String(a.status ?? known?.status ?? "unknown"),
       seq: typeof a.seq === "number" ? a.seq : null,
       state_bytes: typeof a.state_bytes === "number" ? a.state_bytes : null,
+      memory_bytes: known?.memory_bytes ?? null,
       shadows: Number(known?.shadows ?? a.shadows ?? 0),
       restarts: Number(known?.restarts ?? a.restarts ?? 0),
       doc: typeof a.doc === "string" ? a.doc : "",
@@ -104,6 +106,7 @@ function agentRow(r, w, selected, onSelect) {
     h("td", { "data-col": "status" }, badge(r.status)),
     h("td", { "data-col": "seq", class: "n" }, r.seq === null ? "–" : num(r.seq)),
     h("td", { "data-col": "state", class: "n" }, size(r.state_bytes)),
+    h("td", { "data-col": "memory", class: "n" }, size(r.memory_bytes)),
     h("td", { "data-col": "shadows", class: "n" }, num(r.shadows)),
     h("td", { "data-col": "restarts", class: "n" }, num(r.restarts)),
     h("td", { "data-col": "rate", class: "n" }, w ? num(w.rate) : "–"),
@@ -120,11 +123,16 @@ function agentRow(r, w, selected, onSelect) {
 export function drawAgents(rows, selected, onSelect) {
   const tbody = /** @type {HTMLElement} */ (byId("agents").querySelector("tbody"));
   if (rows.length === 0) {
-    fill(tbody, h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No agents registered.")));
+    fill(tbody, h("tr", {}, h("td", { colspan: 11, class: "muted" }, "No agents registered.")));
     return;
   }
-  const windows = live.window?.agents ?? {};
-  fill(tbody, rows.map((r) => agentRow(r, windows[r.name], r.name === selected, onSelect)));
+  const win = live.window;
+  /** An agent without invokes has no series in /metrics yet: once rates exist, its rate is 0. */
+  const idle = { rate: 0, error_rate: 0, mean_ms: null, p50_ms: null, p99_ms: null, restarts: 0 };
+  fill(
+    tbody,
+    rows.map((r) => agentRow(r, win ? win.agents[r.name] ?? idle : undefined, r.name === selected, onSelect)),
+  );
 }
 
 /** @param {AgentRow[]} rows */
@@ -186,11 +194,13 @@ export function drawTraffic(metricsError, pollMs) {
   if (live.rateChart === null || live.latencyChart === null) {
     live.rateChart = lineChart(byId("rate-chart"), {
       x: "time",
+      yFromZero: true,
       yLabel: "requests / s",
       series: [{ label: "req/s", color: COLORS.blue, fill: true }, { label: "errors/s", color: COLORS.red }],
     }, rate);
     live.latencyChart = lineChart(byId("latency-chart"), {
       x: "time",
+      yFromZero: true,
       yLabel: "latency ms",
       series: [{ label: "p50 ms", color: COLORS.green }, { label: "p99 ms", color: COLORS.amber }],
     }, latency);
@@ -258,6 +268,7 @@ export function trackHealth(health, now) {
     const old = before?.[name];
     if (old !== undefined) compareHealth(name, old, cur, now);
     else if (before !== null) addEvent(name, "info", `registered at version ${cur.version}`, now);
+    else if (cur.status === "failed") addEvent(name, "failed", "failed before this page opened", now);
     else if (cur.restarts > 0) {
       addEvent(name, "info", `${cur.restarts} restarts before this page opened`, now);
     }
