@@ -253,7 +253,8 @@ export async function startCommand(args: string[]): Promise<number> {
     return 0;
   }
   const running = await startServer(opts);
-  console.error(`O listening on http://${opts.host}:${running.port} (data ${opts.data})`);
+  const scheme = opts.tlsCert ? "https" : "http";
+  console.error(`O listening on ${scheme}://${opts.host}:${running.port} (data ${opts.data})`);
   const done = Promise.withResolvers<void>();
   const onSignal = () => {
     // A hard deadline: whatever happens, the process is gone within 5 s of the signal.

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
 export const ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
-const LISTEN_PATTERN = /O listening on http:\/\/[^:]+:(\d+)/;
+const LISTEN_PATTERN = /O listening on https?:\/\/[^:]+:(\d+)/;
 const START_TIMEOUT_MS = 60_000;
 
 export interface TestServer {
