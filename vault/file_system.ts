@@ -56,10 +56,17 @@ class DenoSegmentFile implements SegmentFile {
     this.#file = file;
   }
 
-  async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    await this.#file.seek(offset, Deno.SeekMode.Start);
-    let done = 0;
-    while (done < data.length) done += await this.#file.write(data.subarray(done));
+  writeAt(data: Uint8Array, offset: number): Promise<void> {
+    // Synchronous on purpose: a write lands in the page cache in microseconds, while each async file op
+    // costs a thread-pool round trip; only the sync that follows waits on the disk.
+    try {
+      this.#file.seekSync(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < data.length) done += this.#file.writeSync(data.subarray(done));
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   async readAt(target: Uint8Array, offset: number): Promise<number> {
