@@ -52,6 +52,24 @@ function json(body: unknown, status = 200, headers: Record<string, string> = {})
   });
 }
 
+async function readCounted(req: Request, bytesMax: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  if (req.body !== null) {
+    for await (const chunk of req.body) {
+      bytes += chunk.length;
+      if (bytes > bytesMax) {
+        throw new SupervisorError("BODY_TOO_LARGE", `Cannot read body: more than ${bytesMax} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  }
+  const all = new Uint8Array(bytes);
+  let at = 0;
+  for (const c of chunks) (all.set(c, at), at += c.length);
+  return all;
+}
+
 /** The contract's error answer. */
 export function errorResponse(code: string, message: string, status = httpStatusOf(code)): Response {
   return json({ error: { code, message } }, status);
@@ -69,20 +87,13 @@ export async function readJson(req: Request, bytesMax: number): Promise<unknown>
     await req.body?.cancel().catch(() => {});
     throw new SupervisorError("BODY_TOO_LARGE", `Cannot read body: ${declared} bytes exceeds ${bytesMax}`);
   }
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  if (req.body !== null) {
-    for await (const chunk of req.body) {
-      bytes += chunk.length;
-      if (bytes > bytesMax) {
-        throw new SupervisorError("BODY_TOO_LARGE", `Cannot read body: more than ${bytesMax} bytes`);
-      }
-      chunks.push(chunk);
-    }
+  // With a trusted Content-Length within the limit, the runtime reads the body in one go (no stream
+  // reader per chunk); otherwise bytes are counted as they arrive.
+  const trusted = declared !== null && !req.headers.has("transfer-encoding");
+  const all = trusted ? new Uint8Array(await req.arrayBuffer()) : await readCounted(req, bytesMax);
+  if (all.length > bytesMax) {
+    throw new SupervisorError("BODY_TOO_LARGE", `Cannot read body: more than ${bytesMax} bytes`);
   }
-  const all = new Uint8Array(bytes);
-  let at = 0;
-  for (const c of chunks) (all.set(c, at), at += c.length);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(all));
   } catch (e) {
