@@ -129,6 +129,11 @@ export async function listTokens(store: TokenStore): Promise<TokenRecord[]> {
   return (await store.kvList(TOKEN_NAMESPACE)).map((e) => e.value as TokenRecord);
 }
 
+/** The file whose existence tells a server on this data directory that tokens exist. */
+export function authMarkerPath(dataDir: string): string {
+  return `${dataDir}/keys/tokens.enabled`;
+}
+
 /** Who a request is, once authenticated. */
 export interface Principal {
   name: string;
@@ -142,11 +147,17 @@ export class Authenticator {
   readonly #now: () => number;
   #records: TokenRecord[] = [];
   #loadedAt = -Infinity;
+  readonly #marker: string | undefined;
   #missAt = -Infinity;
 
-  constructor(store: TokenStore, options: { requireAuth: boolean; now?: () => number }) {
+  /**
+   * @param store Where tokens are kept.
+   * @param options `requireAuth`; `marker`: the file `token create` writes (see {@link authMarkerPath}).
+   */
+  constructor(store: TokenStore, options: { requireAuth: boolean; marker?: string; now?: () => number }) {
     this.#store = store;
     this.#requireAuth = options.requireAuth;
+    this.#marker = options.marker;
     this.#now = options.now ?? Date.now;
   }
 
@@ -162,9 +173,21 @@ export class Authenticator {
    */
   async enabled(): Promise<boolean> {
     if (this.#requireAuth || this.#records.length > 0) return true;
-    const any = await this.#store.kvList(TOKEN_NAMESPACE, { limit: 1 });
-    if (any.length > 0) await this.#refresh();
+    // Asking the store on every request costs a query each: the marker file that `token create` writes
+    // beside the data is checked instead (one stat), and the store is read at least once a second (for
+    // tokens made on another node of a shared vault).
+    if (this.#now() - this.#loadedAt > TOKEN_CACHE_MS || this.#markerExists()) await this.#refresh();
     return this.#records.length > 0;
+  }
+
+  #markerExists(): boolean {
+    if (this.#marker === undefined) return false;
+    try {
+      Deno.statSync(this.#marker);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { Logger } from "../observability/mod.ts";
 import { openVault } from "../vault/mod.ts";
 import type { Tier } from "../sandbox/mod.ts";
-import { Authenticator } from "./auth.ts";
+import { Authenticator, authMarkerPath } from "./auth.ts";
 import { createHandler } from "./http.ts";
 import { SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { SupervisorMetrics } from "./metrics.ts";
@@ -200,7 +200,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await supervisor.candidates.load();
   supervisor.startCheckpoints();
   supervisor.startMonitor();
-  const auth = new Authenticator(vault, { requireAuth: opts.requireAuth });
+  const auth = new Authenticator(vault, { requireAuth: opts.requireAuth, marker: authMarkerPath(opts.data) });
   const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth });
   const listening = Promise.withResolvers<number>();
   const tls = opts.tlsCert

@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { openBackend } from "../vault/mod.ts";
-import { createToken, listTokens, parseDuration, parseScopes, revokeToken } from "./auth.ts";
+import { authMarkerPath, createToken, listTokens, parseDuration, parseScopes, revokeToken } from "./auth.ts";
 
 /** Usage of `main.ts token`. */
 export const TOKEN_USAGE = `Usage:
@@ -64,6 +64,9 @@ export async function tokenCommand(args: string[]): Promise<number> {
         const scopes = parseScopes(values.scopes ?? "read,invoke");
         const expiresInMs = values["expires-in"] ? parseDuration(values["expires-in"]) : undefined;
         const { token, record } = await createToken(store, { name: values.name, scopes, expiresInMs });
+        // Tells a server on this data directory at once that auth is on (see Authenticator.enabled).
+        await Deno.mkdir(`${data}/keys`, { recursive: true, mode: 0o700 });
+        await Deno.writeTextFile(authMarkerPath(data), `${record.name}\n`, { mode: 0o600 });
         const expires_at = record.expires_ms === null ? null : new Date(record.expires_ms).toISOString();
         console.log(values.json ? JSON.stringify({ name: record.name, token, scopes, expires_at }) : token);
         return 0;
