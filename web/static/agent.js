@@ -134,28 +134,34 @@ export function fitnessSeries(run) {
 
 /**
  * @param {Run} run
- * @param {Generation[]} generations
- * @returns {HTMLElement[]}
+ * @returns {HTMLElement}
  */
-function runSummary(run, generations) {
+function runHead(run) {
+  return h(
+    "div",
+    { class: "run-head", "data-run": String(run.id ?? "") },
+    h("span", { class: "mono" }, `run ${String(run.id ?? "?")}`),
+    badge(String(run.status ?? "unknown")),
+    h("span", { class: "muted" }, `started ${clock(run.started_ms)}`),
+  );
+}
+
+/**
+ * The latest generation's figures; `evals` is summed over the generations (each counts its own).
+ *
+ * @param {Generation[]} generations At least one.
+ * @returns {HTMLElement | null}
+ */
+function runFacts(generations) {
   const last = generations[generations.length - 1];
   const evals = generations.reduce((n, g) => n + (Number(g.evals) || 0), 0);
-  return [
-    h(
-      "div",
-      { class: "run-head", "data-run": String(run.id ?? "") },
-      h("span", { class: "mono" }, `run ${String(run.id ?? "?")}`),
-      badge(String(run.status ?? "unknown")),
-      h("span", { class: "muted" }, `started ${clock(run.started_ms)}`),
-    ),
-    /** @type {HTMLElement} */ (factList([
-      ["generations", num(generations.length)],
-      ["best", num(last.best_fitness, 4)],
-      ["mean", num(last.mean_fitness, 4)],
-      ["evals", num(evals)],
-      ["evals/s", num(last.evals_per_s)],
-    ])),
-  ];
+  return factList([
+    ["generations", num(generations.length)],
+    ["best", num(last.best_fitness, 4)],
+    ["mean", num(last.mean_fitness, 4)],
+    ["evals", num(evals)],
+    ["evals/s", num(last.evals_per_s)],
+  ]);
 }
 
 /**
@@ -173,12 +179,21 @@ function drawEvolution(data, error) {
   }
   const run = notFound ? null : latestRun(data);
   const { generations, data: series } = fitnessSeries(run);
-  if (run === null || generations.length === 0) {
+  if (run === null) {
     fill(el, emptyNote("No evolution run yet.", "evolution-empty"));
     return;
   }
-  const chart = h("div", { class: "chart", id: "fitness-chart" });
-  fill(el, runSummary(run, generations), chart);
+  if (generations.length === 0) {
+    fill(el, runHead(run), emptyNote("No generation finished yet.", "evolution-waiting"));
+    return;
+  }
+  const chart = h("div", {
+    class: "chart",
+    id: "fitness-chart",
+    role: "img",
+    "aria-label": "fitness by generation",
+  });
+  fill(el, runHead(run), runFacts(generations), chart);
   panels.fitnessChart = lineChart(chart, {
     x: "number",
     xLabel: "generation",

@@ -170,6 +170,11 @@ async function tick() {
 async function loop() {
   clearTimeout(app.timer);
   if (app.running) return;
+  if (document.hidden) {
+    // A tab nobody looks at does not poll; it catches up when it is shown again.
+    app.timer = setTimeout(loop, app.pollMs);
+    return;
+  }
   app.running = true;
   try {
     await tick();
@@ -194,4 +199,7 @@ function refreshNow() {
 
 bindAuthForm();
 addEventListener("hashchange", refreshNow);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) refreshNow();
+});
 loop();
