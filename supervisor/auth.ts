@@ -148,6 +148,7 @@ export class Authenticator {
   #records: TokenRecord[] = [];
   #loadedAt = -Infinity;
   readonly #marker: string | undefined;
+  #markerSeen = false;
   #missAt = -Infinity;
 
   /**
@@ -173,21 +174,35 @@ export class Authenticator {
    */
   async enabled(): Promise<boolean> {
     if (this.#requireAuth || this.#records.length > 0) return true;
-    // Asking the store on every request costs a query each: the marker file that `token create` writes
-    // beside the data is checked instead (one stat), and the store is read at least once a second (for
-    // tokens made on another node of a shared vault).
-    if (this.#now() - this.#loadedAt > TOKEN_CACHE_MS || this.#markerExists()) await this.#refresh();
+    // Asking the store on every request would cost a query each: `token create` writes a marker file
+    // beside the data, which a file watcher reports at once (see `watchMarker`), and the store is read at
+    // least once a second anyway (for tokens made on another node of a shared vault).
+    if (this.#now() - this.#loadedAt > TOKEN_CACHE_MS || this.#markerSeen) {
+      this.#markerSeen = false;
+      await this.#refresh();
+    }
     return this.#records.length > 0;
   }
 
-  #markerExists(): boolean {
-    if (this.#marker === undefined) return false;
+  /**
+   * Watches for the marker file `token create` writes, so the first token locks the API at once.
+   *
+   * @returns A function that stops watching.
+   */
+  watchMarker(): () => void {
+    if (this.#marker === undefined) return () => {};
+    const marker = this.#marker;
+    const dir = marker.slice(0, marker.lastIndexOf("/"));
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const watcher = Deno.watchFs(dir, { recursive: false });
+    (async () => {
+      for await (const event of watcher) if (event.paths.includes(marker)) this.#markerSeen = true;
+    })().catch(() => {});
     try {
-      Deno.statSync(this.#marker);
-      return true;
-    } catch {
-      return false;
-    }
+      Deno.statSync(marker);
+      this.#markerSeen = true;
+    } catch { /* no token yet */ }
+    return () => watcher.close();
   }
 
   /**

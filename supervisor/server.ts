@@ -201,6 +201,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   supervisor.startCheckpoints();
   supervisor.startMonitor();
   const auth = new Authenticator(vault, { requireAuth: opts.requireAuth, marker: authMarkerPath(opts.data) });
+  const unwatch = auth.watchMarker();
   const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth });
   const listening = Promise.withResolvers<number>();
   const tls = opts.tlsCert
@@ -221,6 +222,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     shutdown() {
       stopping ??= (async () => {
         await Promise.race([server.shutdown(), delay(SHUTDOWN_GRACE_MS)]);
+        unwatch();
         await supervisor.stop(500);
         await vault.close();
         metrics.close();
