@@ -63,6 +63,8 @@ export interface HostDeps {
   log: Logger;
   metrics: HostMetrics;
   grant: Grant;
+  /** Called once new code is live (a promotion or a rollback), so it can be made durable. */
+  onCodeReplaced?: (source: string, versionLabel: string | undefined) => Promise<void>;
   /** Called after every successful answer (the traffic splitter's tap); must not throw or block. */
   onAnswered?: (answer: AnsweredInvoke) => void;
   /** Longest an invoke may run before its sandbox is killed, ms. @default INVOKE_TIMEOUT_MS */
@@ -235,9 +237,16 @@ export class AgentHost {
    *
    * @throws {SupervisorError} `AGENT_LOAD_FAILED` when the code does not load or names another agent.
    */
-  static async start(name: string, source: string, info: AgentInfo, deps: HostDeps): Promise<AgentHost> {
+  static async start(
+    name: string,
+    source: string,
+    info: AgentInfo,
+    deps: HostDeps,
+    versionLabel?: string,
+  ): Promise<AgentHost> {
     const recovered = await deps.vault.recoverAgent(name);
     const host = new AgentHost(name, source, info, recovered, deps);
+    host.#versionLabel = versionLabel;
     await host.#boot();
     host.#heartbeat = setInterval(() => host.#beat(), HEARTBEAT_INTERVAL_MS);
     return host;
@@ -672,6 +681,7 @@ export class AgentHost {
       await this.#boot();
       throw e;
     }
+    await this.#deps.onCodeReplaced?.(source, versionLabel);
     this.#deps.log.info("code replaced", { agent: this.name, version: this.version });
   }
 

@@ -47,10 +47,21 @@ export class Lineage {
     return full;
   }
 
-  /** Records the first version of an agent, if it has none yet. */
-  async ensureInitial(agent: string, version: string, source: string): Promise<void> {
-    if ((await this.list(agent)).length > 0) return;
-    await this.record({ agent, version, parent: null, operator: "initial", source });
+  /**
+   * Records a version that started without a decision (the first one, or new code an operator
+   * registered), unless the lineage has it already.
+   */
+  async ensureVersion(agent: string, version: string, source: string): Promise<void> {
+    const entries = await this.list(agent);
+    if (entries.some((e) => e.version === version)) return;
+    const parent = entries.at(-1)?.version ?? null;
+    await this.record({
+      agent,
+      version,
+      parent,
+      operator: parent === null ? "initial" : "registered",
+      source,
+    });
   }
 
   /** Every version of an agent, oldest first. */

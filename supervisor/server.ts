@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { Logger } from "../observability/mod.ts";
 import { openVault } from "../vault/mod.ts";
 import type { Tier } from "../sandbox/mod.ts";
+import { dashboardAssets } from "../web/mod.ts";
 import { Authenticator, authMarkerPath } from "./auth.ts";
 import { createHandler } from "./http.ts";
 import { SHUTDOWN_GRACE_MS } from "./limits.ts";
@@ -200,6 +201,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await supervisor.candidates.load();
   supervisor.startCheckpoints();
   supervisor.startMonitor();
+  dashboardAssets(); // Fails at start, not at the first page load, when the chart library is missing.
   const auth = new Authenticator(vault, { requireAuth: opts.requireAuth, marker: authMarkerPath(opts.data) });
   const unwatch = auth.watchMarker();
   const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth });

@@ -39,6 +39,22 @@ import type { Evaluator, TypeDiagnostic } from "../evolution/mod.ts";
 
 /** Scheduling niceness of shadow sandboxes: the live agents win a busy core. */
 export const SHADOW_NICE = 10;
+/** The kv namespace of each agent's live code when it is not the code it was registered with. */
+export const LIVE_CODE_NAMESPACE = "live";
+
+/** What is kept of promoted (or rolled-back-to) code, so it survives a restart. */
+interface LiveCode {
+  version: string | undefined;
+  source: string;
+  /** SHA-256 of the registered source it evolved from: a changed file starts over from the file. */
+  base_sha256: string;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** The kv namespace of feedback records (key `AGENT/SEQ/TIME`). */
 export const FEEDBACK_NAMESPACE = "feedback";
 /** Longest feedback comment, in characters. */
@@ -283,7 +299,11 @@ export class Supervisor {
     }
     const o = this.#opts;
     const monitor = this.monitor;
-    const host = await AgentHost.start(info.name, source, info, {
+    const baseSha256 = await sha256Hex(source);
+    const live = await o.vault.kvGet(LIVE_CODE_NAMESPACE, info.name) as LiveCode | undefined;
+    const resume = live?.base_sha256 === baseSha256 ? live : undefined;
+    if (live && !resume) o.log.warn("registered code changed: evolved code dropped", { agent: info.name });
+    const host = await AgentHost.start(info.name, resume?.source ?? source, info, {
       spawn: () => this.spawn(),
       vault: o.vault,
       broker: this.#broker,
@@ -301,8 +321,12 @@ export class Supervisor {
       grant: this.#grant(info.name, info),
       warmStandby: o.warmStandby,
       invokeTimeoutMs: o.invokeTimeoutMs,
+      onCodeReplaced: async (code, version) => {
+        const record: LiveCode = { version, source: code, base_sha256: baseSha256 };
+        await o.vault.kvPut(LIVE_CODE_NAMESPACE, info.name, record);
+      },
       onAnswered: (answer) => this.splitter.tap(answer),
-    });
+    }, resume?.version);
     if (this.#hosts.has(info.name)) {
       await host.stop(0);
       throw new SupervisorError("AGENT_EXISTS", `Cannot register agent '${info.name}': it exists`);
@@ -317,7 +341,7 @@ export class Supervisor {
         created_ms: Date.now(),
       });
     }
-    await this.lineage.ensureInitial(info.name, host.version, source);
+    await this.lineage.ensureVersion(info.name, host.version, host.source);
     o.log.info("agent started", { agent: info.name, version: info.version, origin, pid: host.pid });
     return host;
   }

@@ -94,3 +94,32 @@ Deno.test("submitted candidates: faster promoted, subtly wrong and no-faster rej
   }
   deepStrictEqual(liveErrors, [], "every live request was answered");
 });
+
+Deno.test("a promotion and a rollback survive a restart; the lineage says which version is live", async () => {
+  const server = await startServer({ args: ["--shadow-window-ms", "1000"] });
+  const base = (s: { url: string }) => `${s.url}/v1/agents/sorter`;
+  let promoted: string;
+  try {
+    const r = await post(`${base(server)}/candidates`, { source: fixture("sorter_fast.ts") });
+    const decision = await waitDecided(`${base(server)}/candidates/${r.body.id}`, 120_000);
+    strictEqual(decision.status, "promoted", JSON.stringify(decision.evidence));
+    promoted = `1.0.0+${r.body.id}`;
+  } finally {
+    await server.stop();
+  }
+  const again = await startServer({ data: server.data });
+  try {
+    const answer = await post(`${base(again)}/invoke`, { input: { items: [2, 1] } });
+    strictEqual(answer.body.version, promoted, "the promoted code is live after a restart");
+    strictEqual((await (await fetch(`${base(again)}/lineage`)).json()).live, promoted);
+    strictEqual((await post(`${base(again)}/rollback`, { version: "1.0.0" })).status, 200);
+  } finally {
+    await again.stop();
+  }
+  const third = await startServer({ data: server.data });
+  try {
+    strictEqual((await post(`${base(third)}/invoke`, { input: { items: [2, 1] } })).body.version, "1.0.0");
+  } finally {
+    await third.stop();
+  }
+});
