@@ -100,6 +100,24 @@ export class WarmPool {
     return sandbox;
   }
 
+  /**
+   * Takes a ready sandbox without waiting, for callers that must spawn synchronously.
+   *
+   * @returns A started sandbox that has run nothing yet, or `undefined` when none is ready.
+   */
+  takeReady(): SandboxProcess | undefined {
+    if (this.#closed) return undefined;
+    const at = this.#idle.findIndex((i) => i.ready);
+    if (at < 0) {
+      this.#coldStarts++;
+      this.#refill();
+      return undefined;
+    }
+    const [{ sandbox }] = this.#idle.splice(at, 1);
+    this.#refillSoon();
+    return sandbox;
+  }
+
   /** Kills every idle sandbox and stops refilling; waits until they are reaped. */
   async close(): Promise<void> {
     this.#closed = true;

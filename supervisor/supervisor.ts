@@ -18,6 +18,7 @@ import {
   type SandboxProcess,
   spawnSandbox,
   type Tier,
+  WarmPool,
 } from "../sandbox/mod.ts";
 import type { Logger } from "../observability/mod.ts";
 import type { AgentRecord } from "../vault/types.ts";
@@ -37,6 +38,8 @@ import { Lineage } from "./lineage.ts";
 import { HEALTH_SAMPLE_MS, HealthMonitor, processTreeRss } from "./health_monitor.ts";
 import type { Evaluator, TypeDiagnostic } from "../evolution/mod.ts";
 
+/** Shadow sandboxes kept started, waiting for candidate code. */
+export const SHADOW_POOL_SIZE = 4;
 /** Scheduling niceness of shadow sandboxes: the live agents win a busy core. */
 export const SHADOW_NICE = 10;
 /** The kv namespace of each agent's live code when it is not the code it was registered with. */
@@ -131,6 +134,7 @@ export class Supervisor {
   readonly monitor: HealthMonitor = new HealthMonitor();
   #memoryTimer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
+  #pool: WarmPool | undefined;
   #checkpointTimer: ReturnType<typeof setInterval> | undefined;
   #checkpointing = new Set<string>();
   #evaluator: Evaluator & { close(): Promise<void> } | undefined;
@@ -147,7 +151,7 @@ export class Supervisor {
       hosts: () => this.#hosts,
       splitter: this.splitter,
       shadowDeps: {
-        spawn: () => this.spawn("shadow"),
+        spawn: () => this.#shadowPool().takeReady() ?? this.spawn("shadow"),
         broker: this.#broker,
         log: options.log,
         metrics: this.monitor.recorder("shadow"),
@@ -213,6 +217,12 @@ export class Supervisor {
         ).finally(() => this.#checkpointing.delete(host.name));
       }
     }, Math.min(CHECKPOINT_CHECK_MS, periodMs));
+  }
+
+  /** Started shadow sandboxes waiting for candidate code (made on the first candidate). */
+  #shadowPool(): WarmPool {
+    this.#pool ??= new WarmPool({ spawn: () => this.spawn("shadow"), size: SHADOW_POOL_SIZE });
+    return this.#pool;
   }
 
   async #lazyEvaluator(): Promise<Evaluator> {
@@ -482,6 +492,7 @@ export class Supervisor {
     clearInterval(this.#memoryTimer);
     this.candidates.stop();
     await this.#evaluator?.close();
+    await this.#pool?.close();
     const hosts = [...this.#hosts.values()].reverse();
     await Promise.all(hosts.map((h) => h.stop(graceMs)));
     await this.#broker.close();
