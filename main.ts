@@ -25,17 +25,6 @@ Commands:
 
 type Command = (args: string[]) => Promise<number>;
 
-function notYet(name: string, issue: string): Command {
-  return (args) => {
-    if (args.includes("--help") || args.includes("-h")) {
-      console.log(`Usage: main.ts ${name} [options]\n\nNot available in this build yet (${issue}).`);
-      return Promise.resolve(0);
-    }
-    console.error(`main.ts ${name}: not available in this build yet (${issue})`);
-    return Promise.resolve(1);
-  };
-}
-
 async function sandboxCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === "run") return (await import("./sandbox/mod.ts")).sandboxRunCommand(rest);
@@ -54,7 +43,7 @@ const COMMANDS: Record<string, Command> = {
   recover: async (args) => (await import("./vault/mod.ts")).recoverCommand(args),
   token: tokenCommand,
   key: keyCommand,
-  worker: notYet("worker", "performance and scale issue"),
+  worker: async (args) => (await import("./supervisor/worker_command.ts")).workerCommand(args),
   version: () => {
     console.log(`o ${VERSION} (deno ${Deno.version.deno})`);
     return Promise.resolve(0);
