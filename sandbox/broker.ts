@@ -63,6 +63,8 @@ export interface BrokerEngines {
   http?: HttpTransport;
   /** @default node:sqlite */
   sql?: SqlEngine;
+  /** Wraps each call, e.g. in a tracing span. @default runs it as is */
+  wrap?: <T>(name: string, attributes: Record<string, string>, fn: () => Promise<T>) => Promise<T>;
 }
 
 /** Runs brokered tool calls under grants. */
@@ -70,6 +72,7 @@ export class Broker {
   readonly #audit: (entry: ToolAudit) => void;
   readonly #http: HttpTransport;
   readonly #sql: SqlEngine;
+  readonly #wrap: NonNullable<BrokerEngines["wrap"]>;
 
   /**
    * @param audit Receives one entry per call, allowed or refused.
@@ -79,6 +82,7 @@ export class Broker {
     this.#audit = audit;
     this.#http = engines.http ?? fetchTransport;
     this.#sql = engines.sql ?? new NodeSqlEngine();
+    this.#wrap = engines.wrap ?? ((_name, _attributes, fn) => fn());
   }
 
   /** Closes the engines' handles. */
@@ -93,7 +97,12 @@ export class Broker {
    * @throws {ToolError} `TOOL_NOT_GRANTED`, `TOOL_UNKNOWN`, `TOOL_BAD_ARGS`, `TOOL_ARGS_TOO_LARGE`,
    *   `TOOL_ANSWER_TOO_LARGE`, `TOOL_SHADOW_NO_RECORD`, or the tool's own code.
    */
-  async call(agent: string, grant: Grant, name: string, args: unknown, requestId: string): Promise<unknown> {
+  call(agent: string, grant: Grant, name: string, args: unknown, requestId: string): Promise<unknown> {
+    const attributes = { "o.agent": agent, "o.tool": name, "o.request_id": requestId, "o.mode": grant.mode };
+    return this.#wrap("o.tool", attributes, () => this.#call(agent, grant, name, args, requestId));
+  }
+
+  async #call(agent: string, grant: Grant, name: string, args: unknown, requestId: string): Promise<unknown> {
     const started = performance.now();
     try {
       const answer = await this.#run(grant, name, args);

@@ -4,7 +4,7 @@
  * @module
  */
 import { OError } from "../protocol/mod.ts";
-import type { Logger } from "../observability/mod.ts";
+import { type Logger, withSpan } from "../observability/mod.ts";
 import { httpStatusOf, SupervisorError } from "./errors.ts";
 import {
   AGENT_SOURCE_CHARS_MAX,
@@ -196,7 +196,12 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       if (!isRecord(body) || !("input" in body)) {
         throw new SupervisorError("INVALID_INPUT", "Cannot invoke: body needs an 'input' field");
       }
-      const { output, version, seq } = await host.invoke(body.input, { requestId, idempotencyKey });
+      const attributes = { "o.agent": name, "o.request_id": requestId };
+      const { output, version, seq } = await withSpan("o.invoke", attributes, async (span) => {
+        const answer = await host.invoke(body.input, { requestId, idempotencyKey });
+        span.setAttributes({ "o.version": answer.version, "o.seq": answer.seq });
+        return answer;
+      });
       return json({ output, version, seq });
     }],
     ["GET", /^\/v1\/agents\/([^/]+)\/state$/, "read", async (_req, [name]) => {

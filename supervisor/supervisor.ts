@@ -20,7 +20,7 @@ import {
   type Tier,
   WarmPool,
 } from "../sandbox/mod.ts";
-import type { Logger } from "../observability/mod.ts";
+import { type Logger, withSpan } from "../observability/mod.ts";
 import type { AgentRecord } from "../vault/types.ts";
 import { AgentHost, startSandbox } from "./agent_host.ts";
 import { SupervisorError } from "./errors.ts";
@@ -145,7 +145,7 @@ export class Supervisor {
     this.#broker = new Broker((entry) => {
       options.log.info("tool call", { ...entry, source: "broker" });
       options.metrics.toolCalled(entry.tool, entry.ok);
-    }, options.toolEngines);
+    }, { wrap: withSpan, ...options.toolEngines });
     this.lineage = new Lineage(options.vault);
     this.candidates = new CandidateManager({
       hosts: () => this.#hosts,

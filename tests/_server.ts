@@ -26,6 +26,8 @@ export interface StartOptions {
   data?: string;
   agents?: string;
   args?: string[];
+  /** Extra environment variables for the server process. */
+  env?: Record<string, string>;
 }
 
 /** Starts `main.ts start --port 0` and resolves once it listens. */
@@ -34,8 +36,13 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const args = ["run", "-A", join(ROOT, "main.ts"), "start", "--port", "0", "--data", data];
   if (options.agents !== undefined) args.push("--agents", options.agents);
   args.push(...(options.args ?? []));
-  const process = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped", cwd: ROOT })
-    .spawn();
+  const process = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "null",
+    stderr: "piped",
+    cwd: ROOT,
+    env: options.env,
+  }).spawn();
   let text = "";
   const decoder = new TextDecoder();
   const port = Promise.withResolvers<number>();
