@@ -44,8 +44,23 @@ const COMMANDS: Record<string, Command> = {
   token: tokenCommand,
   key: keyCommand,
   worker: async (args) => (await import("./supervisor/worker_command.ts")).workerCommand(args),
-  version: () => {
-    console.log(`o ${VERSION} (deno ${Deno.version.deno})`);
+  version: (args) => {
+    if (args.includes("--help") || args.includes("-h")) {
+      console.log("Usage: main.ts version [--json]\n\nPrints O's version and the Deno it runs on.");
+      return Promise.resolve(0);
+    }
+    const unknown = args.filter((a) => a !== "--json");
+    if (unknown.length > 0) {
+      console.error(`version: unknown argument ${unknown[0]}`);
+      return Promise.resolve(2);
+    }
+    const info = {
+      o: VERSION,
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+      typescript: Deno.version.typescript,
+    };
+    console.log(args.includes("--json") ? JSON.stringify(info) : `o ${VERSION} (deno ${Deno.version.deno})`);
     return Promise.resolve(0);
   },
 };
