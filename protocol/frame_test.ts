@@ -54,3 +54,18 @@ Deno.test("encodeFrame() refuses a body over the limit", () => {
     (e) => e instanceof FrameError && e.code === "FRAME_TOO_LARGE",
   );
 });
+
+Deno.test("validateSandboxMessage() refuses a frame without the spawn secret, or with another one", async () => {
+  const { validateSandboxMessage } = await import("./mod.ts");
+  for (const k of [undefined, "", "other-secret"]) {
+    throws(
+      () => validateSandboxMessage({ t: "pong", k, n: 1 }, "the-secret"),
+      (e) => e instanceof FrameError && e.code === "FRAME_UNAUTHENTICATED",
+    );
+  }
+  deepStrictEqual(validateSandboxMessage({ t: "pong", k: "the-secret", n: 1 }, "the-secret"), {
+    t: "pong",
+    k: "the-secret",
+    n: 1,
+  });
+});
