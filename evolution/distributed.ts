@@ -335,7 +335,7 @@ export class PostgresEvaluator implements Evaluator {
           `Cannot evaluate: ${total - got.size} of ${total} jobs unfinished after ${this.#timeoutMs} ms`,
         );
       }
-      if (now - checkedMs >= WORKER_CHECK_MS) {
+      if (now - checkedMs >= Math.min(WORKER_CHECK_MS, this.#noWorkerWaitMs / 2)) {
         checkedMs = now;
         const { workers } = await this.#queue.workerSlots(WORKER_SEEN_S);
         if (workers > 0) workersSeenMs = now;
