@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  applyDelta,
   type DeltaOp,
   diff,
   type ErrorBody,
@@ -41,6 +42,12 @@ export class AgentRuntime {
   #secret = "";
   #agent: AgentDefinition | undefined;
   #snapshot: Snapshot = { state: {}, memory: {} };
+  /**
+   * A private deep copy of the snapshot as of the last answered invoke. A change is found by comparing
+   * against it (no copy of the whole state per invoke), it is kept current by applying each delta, and a
+   * failed invoke restores the snapshot from it.
+   */
+  #mirror: Snapshot = { state: {}, memory: {} };
   #history: HistoryEntry[] = [];
   #granted = new Set<string>();
   #queue: Promise<void> = Promise.resolve();
@@ -112,6 +119,7 @@ export class AgentRuntime {
       this.#snapshot.state = agent.init();
       delta = diff(before, this.#snapshot);
     }
+    this.#mirror = structuredClone(this.#snapshot);
     this.#emit({ t: "ready", agent: this.#info(agent), delta });
   }
 
@@ -124,6 +132,7 @@ export class AgentRuntime {
     }
     this.#queue = this.#queue.then(() => {
       this.#snapshot = msg.snapshot;
+      this.#mirror = structuredClone(msg.snapshot);
       this.#history = msg.history.slice(-HISTORY_ENTRIES_MAX);
       this.#emit({ t: "ready", agent: this.#info(agent), delta: [] });
     });
@@ -141,7 +150,6 @@ export class AgentRuntime {
       const error = { code: "NOT_LOADED", message: "Cannot invoke: no agent loaded" };
       return this.#emit({ t: "result", id: msg.id, delta: [], error, ms: 0 });
     }
-    const before = structuredClone(this.#snapshot);
     const started = performance.now();
     const budget = { tools: TOOL_CALLS_PER_INVOKE_MAX, logs: LOGS_PER_INVOKE_MAX };
     const ctx = this.#context(agent, msg, budget);
@@ -156,18 +164,20 @@ export class AgentRuntime {
     }
     const ms = performance.now() - started;
     if (error !== undefined) {
-      this.#snapshot = before;
+      this.#snapshot = structuredClone(this.#mirror);
       return this.#emit({ t: "result", id: msg.id, delta: [], error, ms });
     }
-    const delta = diff(before, this.#snapshot);
+    const delta = diff(this.#mirror, this.#snapshot);
     try {
       this.#emit({ t: "result", id: msg.id, output, delta, ms });
     } catch (e) {
       // The output could not be encoded (a function, a class instance, a cycle): the change is dropped.
-      this.#snapshot = before;
+      this.#snapshot = structuredClone(this.#mirror);
       const error = { code: "OUTPUT_INVALID", message: `Cannot send the handler's output: ${errorText(e)}` };
       return this.#emit({ t: "result", id: msg.id, delta: [], error, ms });
     }
+    // The mirror takes copies of the delta's values: it must never share an object with the live state.
+    applyDelta(this.#mirror, structuredClone(delta));
     this.#history.push({ seq: msg.seq + 1, input: msg.input, output, time_ms: Date.now() });
     if (this.#history.length > HISTORY_ENTRIES_MAX) this.#history.shift();
   }

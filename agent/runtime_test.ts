@@ -140,3 +140,45 @@ export default defineAgent({ name: "mem", version: "1",
   applyDelta(snap, r.delta);
   strictEqual(Object.values(snap.memory).length, 1);
 });
+
+Deno.test("deltas replayed on the initial state always equal the runtime's state, failed invokes included", async () => {
+  const fc = (await import("fast-check")).default;
+  const src = `import { defineAgent } from "@o/agent";
+export default defineAgent({ name: "ops", version: "1", init: () => ({ list: [], map: {} }),
+  handle: (ctx) => {
+    const s = ctx.state as { list: unknown[]; map: Record<string, unknown> };
+    for (const [op, k, v] of ctx.arg("ops") as [string, string, unknown][]) {
+      if (op === "push") s.list.push(v);
+      else if (op === "set") s.map[k] = v;
+      else if (op === "del") delete s.map[k];
+      else if (op === "nest") s.map[k] = { inner: [v] };
+      else if (op === "pop") s.list.pop();
+    }
+    if (ctx.arg("fail")) throw new Error("after mutating");
+    return structuredClone(s);
+  } });`;
+  const op = fc.tuple(
+    fc.constantFrom("push", "set", "del", "nest", "pop"),
+    fc.constantFrom("a", "b", "c"),
+    fc.integer(),
+  );
+  const call = fc.record({ ops: fc.array(op, { maxLength: 5 }), fail: fc.boolean() });
+  await fc.assert(
+    fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 12 }), async (calls) => {
+      const h = harness(src);
+      await h.runtime.receive(h.hello);
+      const ready = h.out[0] as Extract<SandboxMessage, { t: "ready" }>;
+      const replayed = { state: {}, memory: {} };
+      // Frames are copies on the wire; in this in-process harness, copy them explicitly.
+      applyDelta(replayed, structuredClone(ready.delta));
+      let last: unknown = structuredClone(replayed.state);
+      for (let i = 0; i < calls.length; i++) {
+        const r = await h.invoke(calls[i], i + 1);
+        applyDelta(replayed, structuredClone(r.delta));
+        if (r.error === undefined) last = r.output;
+        deepStrictEqual(replayed.state, last, `after call ${i}`);
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
