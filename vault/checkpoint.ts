@@ -100,16 +100,23 @@ export async function encodeCheckpoint(
   new DataView(plain.buffer).setUint32(0, metaBytes.length);
   plain.set(metaBytes, 4);
   plain.set(payload, 4 + metaBytes.length);
-  const compressed = zstd(plain);
+  const compressed = await zstd(plain);
   const body = keyRing ? await sealBody(keyRing, compressed) : compressed;
   return { blob: frame(body, rawBytes, keyRing !== undefined), rawBytes };
 }
 
-function zstd(plain: Uint8Array): Uint8Array {
-  const out = zlib.zstdCompressSync(plain, {
-    params: { [zlib.constants.ZSTD_c_compressionLevel]: CHECKPOINT_ZSTD_LEVEL },
+/** Compresses off the event loop (the async zlib call runs on a worker thread), so live traffic keeps going. */
+function zstd(plain: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    zlib.zstdCompress(
+      plain,
+      { params: { [zlib.constants.ZSTD_c_compressionLevel]: CHECKPOINT_ZSTD_LEVEL } },
+      (e, out) => {
+        if (e) reject(e);
+        else resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+      },
+    );
   });
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 async function sealBody(keyRing: KeyRing, compressed: Uint8Array): Promise<Uint8Array> {
