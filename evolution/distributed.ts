@@ -27,7 +27,6 @@ import {
   type JobOutcome,
   JobQueue,
 } from "../vault/job_queue.ts";
-import { type Backend, openBackend, VaultError } from "../vault/mod.ts";
 import { EvaluatorError } from "./errors.ts";
 import type { EvalResult, EvaluateOptions, Evaluator, RegressionCase } from "./eval_result.ts";
 import { SandboxEvaluator } from "./evaluator.ts";
@@ -227,17 +226,16 @@ export class PostgresEvaluator implements Evaluator {
    * @param url `postgres://…[?schema=NAME]`.
    * @param options See {@link PostgresEvaluatorOptions}.
    * @returns The evaluator; {@link PostgresEvaluator.close} closes the vault connection too.
-   * @throws {VaultError} `VAULT_CONFIG_INVALID` for a URL that is not Postgres; `VAULT_BACKEND` when it
-   *   cannot connect.
+   * @throws {VaultError} `VAULT_CONFIG_INVALID` for a bad URL; `VAULT_BACKEND` when it cannot connect.
    */
   static async open(url: string, options: PostgresEvaluatorOptions = {}): Promise<PostgresEvaluator> {
-    const backend = await openPostgres(url);
+    const queue = await JobQueue.connect(url);
     try {
-      const evaluator = new PostgresEvaluator(await JobQueue.open(backend), options);
-      evaluator.#onClose = () => backend.close();
+      const evaluator = new PostgresEvaluator(queue, options);
+      evaluator.#onClose = () => queue.close();
       return evaluator;
     } catch (e) {
-      await backend.close().catch(() => {});
+      await queue.close();
       throw e;
     }
   }
@@ -366,18 +364,6 @@ export class PostgresEvaluator implements Evaluator {
     return this.#slots.slots;
   }
 }
-
-async function openPostgres(url: string): Promise<Backend & { sql: JobQueueSql; schema: string }> {
-  if (!/^postgres(ql)?:\/\//.test(url)) {
-    throw new VaultError(
-      "VAULT_CONFIG_INVALID",
-      "Cannot use a job queue outside Postgres: expected postgres://",
-    );
-  }
-  return await openBackend(url, ".") as Backend & { sql: JobQueueSql; schema: string };
-}
-
-type JobQueueSql = ConstructorParameters<typeof JobQueue>[0];
 
 /** What a worker reports, one event at a time (`main.ts worker` prints them as JSON lines). */
 export type WorkerEvent =

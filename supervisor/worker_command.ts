@@ -19,7 +19,6 @@ import {
   type WorkerEvent,
 } from "../evolution/distributed.ts";
 import { JOB_LEASE_S_MAX, JOB_LEASE_S_MIN, JobQueue } from "../vault/job_queue.ts";
-import { openBackend } from "../vault/mod.ts";
 import type { Tier } from "../sandbox/mod.ts";
 
 /** How long the worker keeps trying to reach the vault at start, ms. */
@@ -109,9 +108,7 @@ async function connect(url: string, signal: AbortSignal) {
   let waitMs = 250;
   while (true) {
     try {
-      const backend = await openBackend(url, ".");
-      const b = backend as unknown as Parameters<typeof JobQueue.open>[0] & { close(): Promise<void> };
-      return { backend: b, queue: await JobQueue.open(b) };
+      return await JobQueue.connect(url);
     } catch (e) {
       if (Date.now() > deadline || signal.aborted) throw e;
       console.error(`worker: ${e instanceof Error ? e.message : e}; retrying`);
@@ -143,16 +140,16 @@ export async function workerCommand(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
-  let opened;
+  let queue: JobQueue;
   try {
-    opened = await connect(opts.vault, stop.signal);
+    queue = await connect(opts.vault, stop.signal);
   } catch (e) {
     console.error(`worker: ${e instanceof Error ? e.message : e}`);
     return 1;
   }
   const print = (event: WorkerEvent) => console.log(JSON.stringify(event));
   try {
-    const worker = new EvaluationWorker(opened.queue, {
+    const worker = new EvaluationWorker(queue, {
       id: opts.id,
       concurrency: opts.concurrency,
       leaseS: opts.leaseS,
@@ -167,6 +164,6 @@ export async function workerCommand(args: string[]): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
-    await opened.backend.close().catch(() => {});
+    await queue.close();
   }
 }

@@ -13,7 +13,6 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
 import { PostgresEvaluator } from "../evolution/distributed.ts";
 import { EvaluatorError, SandboxEvaluator } from "../evolution/mod.ts";
 import { JobQueue } from "../vault/job_queue.ts";
-import { openBackend } from "../vault/mod.ts";
 import { descendants } from "./_server.ts";
 import {
   alive,
@@ -82,10 +81,9 @@ Deno.test("distributed evaluation: a worker SIGKILLed mid-job loses nothing, eve
     ok(results.filter((r) => r.ok).length > MUTANTS / 2, "most mutants load and run");
 
     // Exactly once, from the rows.
-    const backend = await openBackend(url, ".");
-    const rows = await (await JobQueue.open(backend as unknown as Parameters<typeof JobQueue.open>[0]))
-      .jobs(evaluator.stats().lastBatch!);
-    await backend.close();
+    const queue = await JobQueue.connect(url);
+    const rows = await queue.jobs(evaluator.stats().lastBatch!);
+    await queue.close();
     ok(rows.length >= WORKERS * 2, `the call was split into jobs: ${rows.length}`);
     for (const row of rows) {
       strictEqual(row.status, "done", `job ${row.id} is done`);
@@ -110,7 +108,9 @@ Deno.test("distributed evaluation: a worker SIGKILLed mid-job loses nothing, eve
       !victim.events.some((e) => e.t === "done" && e.job === killedJob),
       "the victim never finished its job",
     );
-    strictEqual(evaluator.stats().retriedJobs, 1, "one job needed a second claim");
+    // At least the killed job needed a second claim (a live worker starved of CPU past its lease is
+    // legitimate too: its late result is refused, as the netns test shows).
+    ok(evaluator.stats().retriedJobs >= 1, "a job needed a second claim");
 
     // The victim's jails died with it (bubblewrap's --die-with-parent).
     await new Promise((r) => setTimeout(r, 500));

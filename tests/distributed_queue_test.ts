@@ -7,27 +7,18 @@
  */
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
 import { JobQueue } from "../vault/job_queue.ts";
-import { openBackend } from "../vault/mod.ts";
 import { PostgresEvaluator } from "../evolution/distributed.ts";
 import { EvaluatorError } from "../evolution/mod.ts";
 import { dropSchema, freshSchema } from "./distributed_workers.ts";
 
-type Opened = { queue: JobQueue; close: () => Promise<void> };
-
-async function openQueue(url: string): Promise<Opened> {
-  const backend = await openBackend(url, ".");
-  const queue = await JobQueue.open(backend as unknown as Parameters<typeof JobQueue.open>[0]);
-  return { queue, close: () => backend.close() };
-}
-
 async function withQueues(count: number, fn: (queues: JobQueue[]) => Promise<void>): Promise<void> {
   const { schema, url } = freshSchema("jq");
-  const opened: Opened[] = [];
+  const queues: JobQueue[] = [];
   try {
-    for (let i = 0; i < count; i++) opened.push(await openQueue(url));
-    await fn(opened.map((o) => o.queue));
+    for (let i = 0; i < count; i++) queues.push(await JobQueue.connect(url));
+    await fn(queues);
   } finally {
-    await Promise.all(opened.map((o) => o.close()));
+    await Promise.all(queues.map((q) => q.close()));
     await dropSchema(schema);
   }
 }

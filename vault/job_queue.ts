@@ -23,23 +23,22 @@
  * @example Enqueue, claim, complete, read back
  * ```ts ignore
  * import { JobQueue } from "./job_queue.ts";
- * import { PostgresBackend } from "./postgres_backend.ts";
- * const backend = await PostgresBackend.open("postgres://postgres@127.0.0.1:5432/test?schema=jq_doc");
- * const queue = await JobQueue.open(backend);
+ * const queue = await JobQueue.connect("postgres://postgres@127.0.0.1:5432/test?schema=jq_doc");
  * await queue.enqueue("b1", "echo", [{ n: 1 }, { n: 2 }]);
  * for (const job of await queue.claim("w1", { max: 2, leaseS: 30, kinds: ["echo"] })) {
  *   await queue.complete(job, { doubled: (job.payload as { n: number }).n * 2 });
  * }
  * console.log(await queue.outcomes("b1")); // [{ index: 0, status: "done", result: { doubled: 2 } }, …]
- * await backend.close();
+ * await queue.close();
  * ```
  *
  * @module
  */
 import postgres from "postgres";
 import { assert, decode, encode } from "../protocol/mod.ts";
-import { backendError } from "./backend.ts";
+import { backendError, redact } from "./backend.ts";
 import { VaultError } from "./errors.ts";
+import { parsePostgresUrl } from "./postgres_backend.ts";
 
 /** Largest encoded payload of one job, bytes (enqueue refuses more with `VAULT_LIMIT`). */
 export const JOB_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024;
@@ -59,6 +58,15 @@ export const JOB_LEASE_S_MIN = 1;
 export const JOB_LEASE_S_MAX = 3_600;
 /** Longest stored error message, characters. */
 export const JOB_ERROR_CHARS_MAX = 2_000;
+/** Connections of a queue opened by {@link JobQueue.connect}. */
+export const JOB_QUEUE_CONNECTIONS_MAX = 4;
+/** Longest a connection attempt of {@link JobQueue.connect} may take, seconds. */
+export const JOB_QUEUE_CONNECT_TIMEOUT_S = 10;
+/**
+ * Longest pause between reconnection attempts, seconds. The driver's default grows to 20 s, longer than
+ * a lease: a worker back from a network cut would find every lease it held long gone.
+ */
+export const JOB_QUEUE_RECONNECT_S_MAX = 1;
 /** Longest job kind, batch id or worker id, characters. */
 export const JOB_NAME_CHARS_MAX = 200;
 
@@ -167,12 +175,44 @@ export class JobQueue {
   readonly schema: string;
   readonly #sql: Sql;
   readonly #channels: { queued: string; finished: string };
+  #owned = false;
 
-  /** Use {@link JobQueue.open}. */
+  /** Use {@link JobQueue.open} or {@link JobQueue.connect}. */
   constructor(sql: Sql, schema: string) {
     this.#sql = sql;
     this.schema = schema;
     this.#channels = channels(schema);
+  }
+
+  /**
+   * Connects to a Postgres vault on connections of the queue's own (reconnecting within
+   * {@link JOB_QUEUE_RECONNECT_S_MAX} after a network cut) and creates the queue's tables when missing.
+   *
+   * @param url `postgres://user@host:port/db[?schema=NAME]` (schema `o` by default).
+   * @returns The queue; {@link JobQueue.close} closes its connections.
+   * @throws {VaultError} `VAULT_CONFIG_INVALID` for a bad URL; `VAULT_BACKEND` when it cannot connect.
+   */
+  static async connect(url: string): Promise<JobQueue> {
+    const target = parsePostgresUrl(url);
+    const sql = postgres(target.url, {
+      max: JOB_QUEUE_CONNECTIONS_MAX,
+      connect_timeout: JOB_QUEUE_CONNECT_TIMEOUT_S,
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, JOB_QUEUE_RECONNECT_S_MAX),
+      onnotice: () => {},
+    });
+    try {
+      const queue = await JobQueue.open({ sql, schema: target.schema });
+      queue.#owned = true;
+      return queue;
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw backendError(`Cannot open the job queue of ${redact(url)}`, e);
+    }
+  }
+
+  /** Closes the connections when {@link JobQueue.connect} opened them (a shared backend closes its own). */
+  async close(): Promise<void> {
+    if (this.#owned) await this.#sql.end({ timeout: 5 }).catch(() => {});
   }
 
   /**
@@ -189,6 +229,7 @@ export class JobQueue {
     try {
       await sql.begin(async (tx) => {
         await tx`SELECT pg_advisory_xact_lock(hashtext(${`o.vault.jobs.${schema}`}))`;
+        await tx`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`;
         await tx`CREATE TABLE IF NOT EXISTS ${t("jobs")} (
           id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, batch TEXT NOT NULL, idx INTEGER NOT NULL,
           payload BYTEA NOT NULL, status TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
