@@ -10,6 +10,6 @@ Deno.serve({
   hostname: "127.0.0.1",
   onListen: ({ port }) => console.error(`listening ${port}`),
 }, async (req) => {
-  const body = await req.json();
+  const body = await req.json(); // The same JSON O parses; no durability, no sandbox.
   return Response.json({ output: { ok: true, echo: body.input }, version: "bare", seq: ++seq });
 });
