@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { rssBytes } from "../observability/mod.ts";
 
 /** One measured figure, with its same-run baseline when there is one. */
 export interface Figure {
@@ -71,14 +72,7 @@ export function table(figures: Figure[]): string {
   return lines.join("\n");
 }
 
-/** Sum of VmRSS of a process and its descendants, bytes. */
+/** Sum of VmRSS of the given processes, bytes. */
 export function treeRssBytes(pids: number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-      if (m) total += Number(m[1]) * 1024;
-    } catch { /* gone */ }
-  }
-  return total;
+  return pids.reduce((sum, pid) => sum + rssBytes(pid), 0);
 }

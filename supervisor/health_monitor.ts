@@ -128,34 +128,3 @@ export class HealthMonitor {
     };
   }
 }
-
-/** Sum of VmRSS of each process and all its descendants, bytes (null for one that is gone). One /proc scan. */
-export function processTreeRss(pids: readonly number[]): Map<number, number | null> {
-  const children = new Map<number, number[]>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry.name));
-      children.set(ppid, list);
-    } catch { /* gone */ }
-  }
-  const out = new Map<number, number | null>();
-  for (const pid of pids) {
-    let total = 0;
-    let found = false;
-    const stack = [pid];
-    while (stack.length > 0) {
-      const p = stack.pop()!;
-      try {
-        const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${p}/status`));
-        if (m) (total += Number(m[1]) * 1024, found = true);
-      } catch { /* gone */ }
-      stack.push(...(children.get(p) ?? []));
-    }
-    out.set(pid, found ? total : null);
-  }
-  return out;
-}

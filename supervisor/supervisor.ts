@@ -20,7 +20,7 @@ import {
   type Tier,
   WarmPool,
 } from "../sandbox/mod.ts";
-import { type Logger, withSpan } from "../observability/mod.ts";
+import { type Logger, processTreeRss, withSpan } from "../observability/mod.ts";
 import type { AgentRecord } from "../vault/types.ts";
 import { AgentHost, startSandbox } from "./agent_host.ts";
 import { SupervisorError } from "./errors.ts";
@@ -35,7 +35,7 @@ import type { SupervisorMetrics } from "./metrics.ts";
 import { TrafficSplitter } from "./splitter.ts";
 import { CandidateManager } from "./candidates.ts";
 import { Lineage } from "./lineage.ts";
-import { HEALTH_SAMPLE_MS, HealthMonitor, processTreeRss } from "./health_monitor.ts";
+import { HEALTH_SAMPLE_MS, HealthMonitor } from "./health_monitor.ts";
 import type { Evaluator, TypeDiagnostic } from "../evolution/mod.ts";
 
 /** Shadow sandboxes kept started, waiting for candidate code. */

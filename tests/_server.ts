@@ -88,26 +88,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   };
 }
 
-/** Every live descendant pid of `pid` (from /proc). */
-export function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry.name));
-      children.set(ppid, list);
-    } catch { /* exited meanwhile */ }
-  }
-  const out: number[] = [];
-  const stack = [pid];
-  while (stack.length > 0) {
-    for (const c of children.get(stack.pop()!) ?? []) (out.push(c), stack.push(c));
-  }
-  return out;
-}
+export { descendants } from "../observability/mod.ts";
 
 /** The command line of a process, or "" if it is gone. */
 export function cmdline(pid: number): string {
