@@ -10,7 +10,7 @@ Deno.test("server answers /health and simple-assistant says hi", async () => {
   try {
     const health = await (await fetch(`${server.url}/health`)).json();
     strictEqual(health.status, "ok");
-    deepStrictEqual(Object.keys(health.agents).sort(), ["counter", "simple-assistant", "sorter"]);
+    for (const name of ["counter", "simple-assistant", "sorter"]) ok(name in health.agents, `${name} runs`);
     strictEqual(health.agents["simple-assistant"].version, "1.0.0");
     const r = await post(`${server.url}/v1/agents/simple-assistant/invoke`, { input: { message: "hi" } }, {
       "x-request-id": "req-42",
