@@ -45,6 +45,15 @@ function requireChromium(): void {
   }
 }
 
+/** A directory with exactly the contract's three example agents, so the test does not move with examples/. */
+async function contractAgents(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "o-dash-agents-" });
+  for (const name of ["counter", "simple-assistant", "sorter"]) {
+    await Deno.copyFile(join(ROOT, "examples", "agents", `${name}.ts`), join(dir, `${name}.ts`));
+  }
+  return dir;
+}
+
 async function launch(): Promise<{ context: BrowserContext; dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "o-chromium-" });
   const context = await chromium.launchPersistentContext(dir, {
@@ -161,7 +170,10 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     requireChromium();
-    const server = await startServer({ args: ["--shadow-window-ms", "3000"] });
+    const server = await startServer({
+      agents: await contractAgents(),
+      args: ["--shadow-window-ms", "3000"],
+    });
     const { context, dir } = await launch();
     let stopTraffic: () => Promise<number[]> = () => Promise.resolve([]);
     const problems: string[] = [];
