@@ -35,9 +35,9 @@ import { EVAL_REPEATS_MAX, EVAL_REPEATS_SCREEN } from "./limits.ts";
 /** The job kind of an evaluation. */
 export const EVALUATION_JOB_KIND = "evaluate";
 /** Most sources one screening job carries. */
-export const JOB_SOURCES_MAX = 16;
+export const JOB_SOURCES_MAX = 64;
 /** Sources per screening job by default (fewer when there are many slots to spread over). */
-export const JOB_SOURCES_DEFAULT = 8;
+export const JOB_SOURCES_DEFAULT = 32;
 /** Jobs per worker slot a screening call is split into at least (so a slow job does not hold the rest). */
 export const JOBS_PER_SLOT = 2;
 /** Longest one `evaluate()` waits for its jobs by default, ms. */
