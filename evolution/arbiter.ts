@@ -7,12 +7,20 @@
  * 2. Zero regressions on the correctness set (the live evals plus the regression set): no case fails
  *    that the live version passes, and no regression-set or critical case fails at all.
  * 3. The mean score is not lower than the live version's.
- * 4. A significant improvement, on one of two metrics:
+ * 4. An improvement, on one of three metrics:
  *    - latency: per-repetition totals (the sum over cases of repetition r's time), one-sided
  *      Mann–Whitney U "candidate faster" with p < {@link P_VALUE_MAX}, Cliff's delta ≥ the effect-size floor,
  *      and a median ratio ≤ {@link LATENCY_RATIO_MAX}; or
  *    - score: per-case scores, one-sided "candidate higher" with the same p and effect-size floor, and the
- *      latency ratio no worse than 1 / {@link LATENCY_RATIO_MAX}.
+ *      latency ratio no worse than 1 / {@link LATENCY_RATIO_MAX}; or
+ *    - fix: the candidate passes at least one regression-set case that the live version fails (a red-team
+ *      find, an auto-fix reproduction, a feedback hypothesis: known inputs, judged deterministically, so
+ *      one such case is evidence, not noise), at most {@link FIX_LATENCY_RATIO_MAX} times slower (a right
+ *      answer is worth some time; a pathological slow-down is not).
+ *
+ * A regression-set case the live version fails and that is not critical (an open find nobody has fixed
+ * yet) is not a regression when a candidate fails it too: it must not block unrelated improvements. Once
+ * fixed, such a case is stored as critical and no candidate may fail it again.
  *
  * Why three gates on latency: the p-value alone promotes ~5 % of A/A comparisons by construction, and
  * far more when two processes run at systematically different speeds (another core, another JIT
@@ -24,7 +32,7 @@
  * @module
  */
 import type { CaseResult, EvalResult } from "./eval_result.ts";
-import { EFFECT_SIZE_MIN, LATENCY_RATIO_MAX, P_VALUE_MAX } from "./limits.ts";
+import { EFFECT_SIZE_MIN, FIX_LATENCY_RATIO_MAX, LATENCY_RATIO_MAX, P_VALUE_MAX } from "./limits.ts";
 import { cliffsDelta, mannWhitneyU, median } from "./stats.ts";
 
 /** How much an improvement's effect size must exceed the A/A comparison's own. */
@@ -60,8 +68,10 @@ export interface Decision {
   failures: number;
   /** Cases whose output differs from the live version's. */
   mismatches: number;
-  /** The metric tested: `latency`, `score`, or `null`. */
-  metric: "latency" | "score" | null;
+  /** The metric tested: `latency`, `score`, `fix`, or `null`. */
+  metric: "latency" | "score" | "fix" | null;
+  /** Regression-set cases the live version fails and the candidate passes. */
+  fixes?: number;
   /** Candidate over live median per-repetition latency (`null` without timings). */
   latency_ratio: number | null;
   /** Second over first live median (the A/A noise), `null` without a second live measurement. */
@@ -109,15 +119,16 @@ function tally(live: readonly CaseResult[], candidate: readonly CaseResult[]) {
   let regressions = 0;
   let failures = 0;
   let mismatches = 0;
+  let fixes = 0;
   candidate.forEach((c, i) => {
     const l = live[i];
     if (!c.pass) {
       failures++;
-      if (l.pass || c.regression || c.critical) regressions++;
-    }
+      if (l.pass || c.critical) regressions++;
+    } else if (!l.pass && c.regression) fixes++;
     if (c.out !== l.out) mismatches++;
   });
-  return { regressions, failures, mismatches };
+  return { regressions, failures, mismatches, fixes };
 }
 
 /**
@@ -197,6 +208,14 @@ export function decide(evidence: Evidence, options: ArbiterOptions = {}): Decisi
         reason: "Significantly higher scores, no regression",
       };
     }
+  }
+  if (counts.fixes > 0 && !(ratio !== null && ratio > FIX_LATENCY_RATIO_MAX)) {
+    return {
+      ...d,
+      promote: true,
+      metric: "fix",
+      reason: `Fixes ${counts.fixes} regression-set case(s) the live version fails, no regression`,
+    };
   }
   if (lt.length < 2 || ct.length < 2 || ratio === null) {
     return { ...d, reason: "No significant improvement: too few timings to test latency" };

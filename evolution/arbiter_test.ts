@@ -108,12 +108,46 @@ Deno.test("decide() rejects a candidate that did not run", () => {
   ok(d.reason.includes("killed for memory"));
 });
 
-Deno.test("decide() counts a failed regression-set case as a regression even if live fails it too", () => {
+Deno.test("decide() counts a failed critical regression-set case as a regression even if live fails it too", () => {
   const prng = Prng.seeded("rs");
   const load = loadCurve(prng);
   const live = timings(prng, [1, 1], load);
   const candidate = timings(prng, [1, 1], load, 0.2);
-  live[1] = { ...live[1], pass: false, regression: true };
-  candidate[1] = { ...candidate[1], pass: false, regression: true };
+  live[1] = { ...live[1], pass: false, regression: true, critical: true };
+  candidate[1] = { ...candidate[1], pass: false, regression: true, critical: true };
   strictEqual(decide({ live: result(live), candidate: result(candidate) }).regressions, 1);
+});
+
+Deno.test("decide() lets an open (non-critical) find the live version fails not block a faster candidate", () => {
+  const prng = Prng.seeded("open");
+  const load = loadCurve(prng);
+  const live = timings(prng, [1, 1, 1], load);
+  const candidate = timings(prng, [1, 1, 1], load, 0.2);
+  live[2] = { ...live[2], pass: false, regression: true };
+  candidate[2] = { ...candidate[2], pass: false, regression: true };
+  const d = decide({ live: result(live), candidate: result(candidate) });
+  strictEqual(d.regressions, 0);
+  strictEqual(d.promote, true, d.reason);
+  strictEqual(d.metric, "latency");
+});
+
+Deno.test("decide() promotes a candidate that fixes a regression-set case, as fast as live (metric fix)", () => {
+  const prng = Prng.seeded("fix");
+  const load = loadCurve(prng);
+  const live = timings(prng, [1, 1, 1], load);
+  const candidate = timings(prng, [1, 1, 1], load);
+  live[2] = { ...live[2], pass: false, regression: true };
+  candidate[2] = { ...candidate[2], regression: true };
+  const d = decide({ live: result(live), candidate: result(candidate) });
+  strictEqual(d.promote, true, d.reason);
+  strictEqual(d.metric, "fix");
+  strictEqual(d.fixes, 1);
+  // The same fix, but three times slower: not promoted.
+  const slow = timings(prng, [3, 3, 3], load);
+  slow[2] = { ...slow[2], regression: true };
+  strictEqual(decide({ live: result(live), candidate: result(slow) }).promote, false);
+  // A failing eval case is not a "fix" of anything: the A/A comparison with equal failures promotes nothing.
+  const same = timings(prng, [1, 1, 1], load);
+  same[2] = { ...same[2], pass: false, regression: true };
+  strictEqual(decide({ live: result(live), candidate: result(same) }).promote, false);
 });

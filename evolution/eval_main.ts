@@ -49,7 +49,16 @@ interface Start {
   /** A case's work budget: max(workMin, workFactor × the live version's work on it). */
   workMin: number;
   workFactor: number;
-  regression: { input: unknown; expect: unknown; critical?: boolean }[];
+  regression: {
+    input: unknown;
+    expect?: unknown;
+    answers?: boolean;
+    avoid?: unknown;
+    has_avoid?: boolean;
+    properties?: boolean;
+    ms_max?: number;
+    critical?: boolean;
+  }[];
   candidates: Compiled[];
   repeats: number;
   caseMsMax: number;
@@ -69,7 +78,19 @@ interface Case {
   liveWork?: number;
   /** A probe: passes when the candidate does what the live version did (same output, or both throw). */
   probe?: { threw: boolean; out: unknown; message?: string };
+  /** A regression case without an expected output: it must answer, and pass these checks. */
+  answers?: { avoid?: unknown; hasAvoid: boolean; properties: boolean; msMax?: number };
 }
+
+/** A general property of the live evals: a `score` function with the floor it must reach. */
+interface Property {
+  index: number;
+  score: (output: unknown, input: unknown) => number;
+  floor: number;
+}
+
+/** The live evals' general properties, found by {@link findProperties} when a case asks for them. */
+let properties: Property[] = [];
 
 /** Thrown by the harness itself (time bound, unsendable output): always a failure, never a behaviour. */
 class HarnessError extends Error {}
@@ -142,6 +163,8 @@ function agentOf(mod: Record<string, unknown>): Agent {
 }
 
 let randomState = 0;
+const MEMORY_CLOCK_START_MS = 1_700_000_000_000;
+let memoryTicks = 0;
 
 /** Drops console output (agent code must not write into the frame channel) and seeds Math.random. */
 function harden(): void {
@@ -166,7 +189,9 @@ function context(input: unknown, state: Record<string, unknown>): unknown {
     input,
     arg: (name: string) => isRecord ? (input as Record<string, unknown>)[name] : undefined,
     state,
-    memory: { get: () => undefined, put: () => {}, delete: () => false, list: () => [] },
+    // A real, empty block store per call on a deterministic clock, so memory-using code behaves as it
+    // does live and two runs of the same code make the same block ids.
+    memory: new sdk.MemoryStore({}, () => MEMORY_CLOCK_START_MS + memoryTicks++),
     history: [],
     hasTool: () => false,
     tools: new Proxy({}, { get: (_t, name) => noTool(String(name)) }),
@@ -178,6 +203,7 @@ function context(input: unknown, state: Record<string, unknown>): unknown {
 /** One call: returns the output (msgpack round-tripped, as a client would see it) and its wall time. */
 async function call(agent: Agent, input: unknown, caseMsMax: number): Promise<{ out: unknown; ms: number }> {
   randomState = 0x2545f491;
+  memoryTicks = 0;
   const ctx = context(clone(input), agent.init ? agent.init() : {});
   send({ t: "beat" });
   const started = now();
@@ -243,7 +269,9 @@ function judge(
   c: Case,
   out: unknown,
   threw: boolean,
+  ms = 0,
 ): { pass: boolean; score: number | null; error?: string } {
+  if (c.answers !== undefined) return judgeAnswer(c, c.answers, out, ms);
   if (c.probe !== undefined) {
     // Same answer, or the same error (class and message: the caller sees both).
     const same = threw === c.probe.threw && deepEqual(out, c.probe.out);
@@ -264,6 +292,72 @@ function judge(
   } catch (e) {
     return { pass: false, score: null, error: `score threw: ${errorText(e)}` };
   }
+}
+
+/** Whether a value holds NaN or an infinity anywhere (bounded walk). */
+function nonFinite(value: unknown, depth = 0): boolean {
+  if (typeof value === "number") return !Number.isFinite(value);
+  if (typeof value !== "object" || value === null || depth > 64) return false;
+  for (const v of Object.values(value)) if (nonFinite(v, depth + 1)) return true;
+  return false;
+}
+
+/** A regression case without an expected output (see eval_result.ts `RegressionCase`). */
+function judgeAnswer(
+  c: Case,
+  a: NonNullable<Case["answers"]>,
+  out: unknown,
+  ms: number,
+): { pass: boolean; score: number | null; error?: string } {
+  const fail = (error: string) => ({ pass: false, score: null, error });
+  if (nonFinite(out) && !nonFinite(c.input)) return fail("the output holds a non-finite number");
+  if (a.hasAvoid && deepEqual(out, a.avoid)) return fail("the output is a disliked answer");
+  if (a.msMax !== undefined && ms > a.msMax) return fail(`took ${ms.toFixed(1)} ms, over ${a.msMax} ms`);
+  if (a.properties) {
+    for (const p of properties) {
+      let s: number;
+      try {
+        s = p.score(clone(out), clone(c.input));
+      } catch (e) {
+        return fail(`property ${p.index} threw: ${errorText(e)}`);
+      }
+      if (!Number.isFinite(s) || s < p.floor) return fail(`property ${p.index} scored ${s} below ${p.floor}`);
+    }
+  }
+  return { pass: true, score: null };
+}
+
+/**
+ * The live evals' general properties: a `score` case's function is one when it scores the live
+ * version's output on every eval input at least as high as on its own (so it is not tied to one input).
+ */
+async function findProperties(live: Agent, caseMsMax: number): Promise<Property[]> {
+  const outputs: { input: unknown; out: unknown }[] = [];
+  for (const e of live.evals) {
+    try {
+      outputs.push({ input: e.input, out: (await call(live, e.input, caseMsMax)).out });
+    } catch {
+      // The live version fails its own eval: that input says nothing about generality.
+    }
+  }
+  const found: Property[] = [];
+  live.evals.forEach((e, index) => {
+    const score = e.score;
+    const own = outputs.find((o) => o.input === e.input);
+    if (score === undefined || own === undefined) return;
+    try {
+      const floor = score(clone(own.out), clone(own.input));
+      const general = Number.isFinite(floor) &&
+        outputs.every((o) => {
+          const s = score(clone(o.out), clone(o.input));
+          return Number.isFinite(s) && s >= floor;
+        });
+      if (general) found.push({ index, score, floor });
+    } catch {
+      // A score function that throws on another eval's output is tied to its own input.
+    }
+  });
+  return found;
 }
 
 function errorText(e: unknown): string {
@@ -288,7 +382,7 @@ async function runCase(agent: Agent, work: WorkMeter | null, c: Case, start: Sta
       }
       ms.push(res.ms);
     }
-    const verdict = judge(c, first, threw);
+    const verdict = judge(c, first, threw, ms[0]);
     return {
       ...verdict,
       ms,
@@ -392,7 +486,7 @@ async function runStepped(agent: Agent, work: WorkMeter | null, cases: Case[], s
       regression: c.regression,
     };
     if (a.error !== null) return { ...base, pass: false, score: null, out: "error", error: a.error };
-    return { ...base, ...judge(c, a.first, a.threw), out: hash(a.first) };
+    return { ...base, ...judge(c, a.first, a.threw, a.ms[0]), out: hash(a.first) };
   });
 }
 
@@ -507,14 +601,18 @@ function casesOf(live: Agent, start: Start): Case[] {
     budget: Infinity,
   }));
   for (const r of start.regression) {
+    const answers = r.answers === true
+      ? { avoid: r.avoid, hasAvoid: r.has_avoid === true, properties: r.properties === true, msMax: r.ms_max }
+      : undefined;
     cases.push({
       input: r.input,
       expect: r.expect,
-      hasExpect: true,
+      hasExpect: answers === undefined,
       weight: 1,
       critical: r.critical ?? true,
       regression: true,
       budget: Infinity,
+      answers,
     });
   }
   return cases;
@@ -534,6 +632,9 @@ async function main(): Promise<void> {
   let cases: Case[];
   try {
     const live = agentOf(await load(start.live));
+    if (start.regression.some((r) => r.answers === true && r.properties === true)) {
+      properties = await findProperties(live, start.caseMsMax);
+    }
     cases = await calibrate(casesOf(live, start), live, start);
   } catch (e) {
     send({ t: "fatal", error: `The live version does not load: ${errorText(e)}` });

@@ -41,10 +41,30 @@ export interface EvalResult {
   alone: boolean;
 }
 
-/** A case of the regression set: known inputs with their expected outputs. */
+/**
+ * A case of the regression set: a known input with its expected output, or (with `answers: true`) a
+ * known input on which the code must merely behave: answer without a throw or a time-out, with no
+ * non-finite number in the output unless the input holds one, plus the optional `avoid`, `properties`
+ * and `ms_max` checks. Red-team finds, auto-fix reproductions and feedback hypotheses are of that kind.
+ */
 export interface RegressionCase {
   input: unknown;
-  expect: unknown;
+  /** The expected output (deep equality); ignored with `answers: true`. */
+  expect?: unknown;
+  /** No expected output: the case checks that the call answers (see above). @default false */
+  answers?: boolean;
+  /** With `answers`: the output must not deep-equal this one (a disliked answer). */
+  avoid?: unknown;
+  /** With `answers`: `avoid` is set (msgpack cannot tell an absent field from `undefined`). */
+  has_avoid?: boolean;
+  /**
+   * With `answers`: every general property of the live evals must hold: each `score` case whose function
+   * scores every eval input's live output at least as high as its own is a property, and must score the
+   * output at least that high. @default false
+   */
+  properties?: boolean;
+  /** With `answers`: the first call must answer within this many ms. */
+  ms_max?: number;
   /** @default true: every regression case is critical */
   critical?: boolean;
 }
@@ -72,6 +92,8 @@ export interface EvaluateOptions {
    * @default false
    */
   interleave?: boolean;
+  /** The regression set of this call, instead of the evaluator's own. @default the evaluator's */
+  regression?: RegressionCase[];
 }
 
 /** Runs candidates against the live version's evals. */

@@ -158,6 +158,7 @@ export class SandboxEvaluator implements Evaluator {
     const count = options.count ?? !alone;
     const cascade = options.cascade ?? !alone;
     const caseMsMax = Math.min(options.caseMsMax ?? this.#caseMsMax, this.#caseMsMax);
+    const regression = options.regression ?? this.#regression;
     const results: EvalResult[] = new Array(sources.length);
     const todo: number[] = [];
     sources.forEach((s, i) => {
@@ -169,7 +170,7 @@ export class SandboxEvaluator implements Evaluator {
       } else todo.push(i);
     });
     if (alone && options.interleave) {
-      const shape = { repeats, alone, count, caseMsMax, cascade: false };
+      const shape = { repeats, alone, count, caseMsMax, cascade: false, regression };
       const out = await this.#runInterleaved(todo.map((i) => sources[i]), evalsFrom, shape);
       todo.forEach((idx, k) => results[idx] = out[k]);
       this.#stats.evaluations += sources.length;
@@ -188,6 +189,7 @@ export class SandboxEvaluator implements Evaluator {
           count,
           caseMsMax,
           cascade,
+          regression,
         });
         batch.forEach((idx, k) => results[idx] = out[k]);
       }
@@ -279,7 +281,7 @@ export class SandboxEvaluator implements Evaluator {
         liveCounted: this.#payload(live, true),
         workMin: WORK_BUDGET_MIN,
         workFactor: WORK_BUDGET_FACTOR,
-        regression: this.#regression,
+        regression: run.regression,
         candidates: [this.#payload(source, run.count)],
         probesMax: EVAL_PROBES_MAX,
         repeats: run.repeats,
@@ -328,7 +330,7 @@ export class SandboxEvaluator implements Evaluator {
       liveCounted: this.#payload(live, true),
       workMin: WORK_BUDGET_MIN,
       workFactor: WORK_BUDGET_FACTOR,
-      regression: this.#regression,
+      regression: run.regression,
       candidates: payload,
       probesMax: EVAL_PROBES_MAX,
       cascade: run.cascade,
@@ -454,6 +456,7 @@ class JailSession {
 /** The shape of one evaluation run, as {@link SandboxEvaluator.evaluate} resolved it. */
 interface RunShape {
   cascade: boolean;
+  regression: RegressionCase[];
   repeats: number;
   alone: boolean;
   count: boolean;

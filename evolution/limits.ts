@@ -68,6 +68,8 @@ export const P_VALUE_MAX = 0.05;
 export const EFFECT_SIZE_MIN = 0.5;
 /** Largest candidate/live ratio of median latency the arbiter counts as a latency improvement. */
 export const LATENCY_RATIO_MAX = 0.8;
+/** Largest candidate/live latency ratio at which a fix of a regression-set case is still promoted. */
+export const FIX_LATENCY_RATIO_MAX = 2;
 /** Sample sizes up to which Mann–Whitney U uses the exact distribution (both samples at most this). */
 export const MWU_EXACT_N_MAX = 20;
 /** Largest sample the statistics accept (per side). */
@@ -83,4 +85,5 @@ assert(TOURNAMENT_SIZE >= 2, "A tournament needs at least two entrants");
 assert(EVAL_REPEATS_SCREEN <= EVAL_REPEATS_FINAL, "The final evaluation must time at least as often");
 assert(EVAL_REPEATS_FINAL <= EVAL_REPEATS_MAX, "The final repetitions must be allowed");
 assert(P_VALUE_MAX > 0 && P_VALUE_MAX < 0.5, "The significance level must be a small probability");
+assert(FIX_LATENCY_RATIO_MAX >= 1 / LATENCY_RATIO_MAX, "A fix may cost at least what a score gain may");
 assert(EFFECT_SIZE_MIN > 0 && EFFECT_SIZE_MIN <= 1, "The effect-size floor is a Cliff's delta");

@@ -73,3 +73,84 @@ export {
 export { formatDiagnostic, TypeChecker, type TypeDiagnostic } from "./typecheck.ts";
 export { benchEvolution, type EvolutionBench } from "./bench.ts";
 export * from "./limits.ts";
+export {
+  arbitraryOf,
+  crossInputs,
+  edgeSeeds,
+  features,
+  generate,
+  inferShape,
+  keyOf,
+  mutateInput,
+  normalizeMessage,
+  type Shape,
+  shapeKey,
+  shapeOf,
+  shrinkCandidates,
+  sizeOf,
+} from "./input_shape.ts";
+export {
+  agentNameOf,
+  type KvStore,
+  type LiteralCase,
+  literalEvalCases,
+  type RegressionOrigin,
+  type RegressionRecord,
+  REGRESSIONS_NAMESPACE,
+  RegressionStore,
+  stableId,
+  toCases,
+} from "./regressions.ts";
+export {
+  answersCase,
+  attack,
+  classifyFailure,
+  type RedTeamOptions,
+  type RedTeamReport,
+  runRedTeam,
+  type Verdict,
+} from "./red_team.ts";
+export {
+  type BlueTeamOptions,
+  type BlueTeamResult,
+  describeFailures,
+  heldOutCheck,
+  runBlueTeam,
+  tamperCheck,
+} from "./blue_team.ts";
+export {
+  CoevolutionAborted,
+  type CoevolutionHost,
+  type CoevolutionOptions,
+  type CoevolutionReport,
+  type CoevolutionState,
+  type RoundReport,
+  runCoevolution,
+  type SubmitOutcome,
+} from "./coevolution.ts";
+export {
+  dueJobs,
+  JOB_KINDS,
+  type JobKind,
+  type JobRecord,
+  JOBS_RUNNING_MAX,
+  type JobSpec,
+  JobSpecError,
+  type JobStatus,
+  nextRunMs,
+  parseCron,
+  parseJobSpec,
+  parseSchedule,
+  type Schedule,
+  type Trigger,
+  triggerFired,
+  type TriggerReading,
+} from "./scheduler.ts";
+export {
+  extractSource,
+  type LlmConfig,
+  LlmError,
+  llmFromEnv,
+  LlmMutator,
+  type LlmTask,
+} from "./llm_mutator.ts";

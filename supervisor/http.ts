@@ -16,6 +16,8 @@ import type { SupervisorMetrics } from "./metrics.ts";
 import type { Supervisor } from "./supervisor.ts";
 import { dashboardResponse } from "../web/mod.ts";
 import type { Authenticator, Scope } from "./auth.ts";
+import type { JobRunner } from "./jobs.ts";
+import { keepable, LOG_INPUT_CHARS_MAX } from "./answer_log.ts";
 
 /** Options of {@link createHandler}. */
 export interface HandlerOptions {
@@ -30,7 +32,12 @@ export interface HandlerOptions {
   auth?: Authenticator;
   /** Require a token with scope `read` on `/metrics`. @default false */
   metricsAuth?: boolean;
+  /** Scheduled jobs (`/v1/jobs`, `/v1/agents/{name}/evolution`, `…/regressions`). */
+  jobs?: JobRunner;
 }
+
+/** Invoke failures that say something about the agent's code (logged with the input for auto-fix). */
+const CODE_FAILURES = new Set(["AGENT_ERROR", "OUTPUT_INVALID", "AGENT_TIMEOUT", "AGENT_CRASHED"]);
 
 const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 /** Where a submitted candidate may say it came from. */
@@ -197,10 +204,43 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
         throw new SupervisorError("INVALID_INPUT", "Cannot invoke: body needs an 'input' field");
       }
       const attributes = { "o.agent": name, "o.request_id": requestId };
-      const { output, version, seq } = await withSpan("o.invoke", attributes, async (span) => {
-        const answer = await host.invoke(body.input, { requestId, idempotencyKey });
-        span.setAttributes({ "o.version": answer.version, "o.seq": answer.seq });
-        return answer;
+      const started = performance.now();
+      let answer;
+      try {
+        answer = await withSpan("o.invoke", attributes, async (span) => {
+          const answer = await host.invoke(body.input, { requestId, idempotencyKey });
+          span.setAttributes({ "o.version": answer.version, "o.seq": answer.seq });
+          return answer;
+        });
+      } catch (e) {
+        if (e instanceof OError && CODE_FAILURES.has(e.code)) {
+          // Failures of the agent's code, with the input: auto-fix groups them by error and input shape.
+          const ms = performance.now() - started;
+          const entry = { request_id: requestId, seq: host.seq, version: host.version, ok: false, ms };
+          supervisor.answers.record(name, { ...entry, input: body.input, code: e.code, error: e.message });
+          const sample = keepable(body.input, LOG_INPUT_CHARS_MAX);
+          log.warn("invoke failed", {
+            agent: name,
+            version: host.version,
+            request_id: requestId,
+            code: e.code,
+            error: e.message,
+            input: sample.value,
+            input_kept: sample.kept,
+          });
+        }
+        throw e;
+      }
+      const { output, version, seq } = answer;
+      const ms = performance.now() - started;
+      supervisor.answers.record(name, {
+        request_id: requestId,
+        seq,
+        version,
+        input: body.input,
+        output,
+        ok: true,
+        ms,
       });
       return json({ output, version, seq });
     }],
@@ -275,7 +315,31 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       supervisor.get(name);
       return json(await supervisor.feedback(name, await readJson(req, bodyBytesMax)), 201);
     }],
+    ["GET", /^\/v1\/jobs$/, "read", () => json({ jobs: jobRunner().list() })],
+    [
+      "POST",
+      /^\/v1\/jobs$/,
+      "admin",
+      async (req) => json(await jobRunner().create(await readJson(req, bodyBytesMax)), 201),
+    ],
+    ["GET", /^\/v1\/jobs\/([^/]+)$/, "read", (_req, [id]) => json(jobRunner().get(id))],
+    ["DELETE", /^\/v1\/jobs\/([^/]+)$/, "admin", async (_req, [id]) => json(await jobRunner().cancel(id))],
+    ["GET", /^\/v1\/agents\/([^/]+)\/evolution$/, "read", async (_req, [name]) => {
+      supervisor.get(name);
+      return json(await jobRunner().evolutionRuns(name));
+    }],
+    ["GET", /^\/v1\/agents\/([^/]+)\/regressions$/, "read", async (_req, [name]) => {
+      supervisor.get(name);
+      return json({ agent: name, cases: await jobRunner().regressions.list(name) });
+    }],
   ];
+
+  function jobRunner(): JobRunner {
+    if (options.jobs === undefined) {
+      throw new SupervisorError("NOT_IMPLEMENTED", "Cannot use jobs: no job runner");
+    }
+    return options.jobs;
+  }
 
   async function route(req: Request, requestId: string): Promise<{ response: Response; route: string }> {
     const url = new URL(req.url);

@@ -15,6 +15,8 @@ import { createHandler } from "./http.ts";
 import { SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { SupervisorMetrics } from "./metrics.ts";
 import { PROJECT_ROOT, Supervisor } from "./supervisor.ts";
+import { JobRunner } from "./jobs.ts";
+import { llmFromEnv, LlmMutator } from "../evolution/mod.ts";
 
 /** Usage of `main.ts start`. */
 export const START_USAGE = `Usage: main.ts start [options]
@@ -43,6 +45,10 @@ Options:
   --zig-tools                run the http and sql tools on the Zig modules (built on demand)
   --http-allow HOSTS         comma-separated hosts (host or host:port) the http tool may reach
   --cold-restarts            no warm standby sandbox per agent (slower crash recovery, less memory)
+  --llm-url URL              OpenAI-compatible endpoint for the optional LLM rewrite operator
+                             (default: $O_LLM_URL; none: the engine's own operators only)
+  --llm-model NAME           model to ask (default: $O_LLM_MODEL)
+  --llm-key-env VAR          environment variable holding the endpoint's API key (default O_LLM_API_KEY)
   -h, --help                 show this help`;
 
 /** Parsed options of `start`. */
@@ -66,6 +72,9 @@ export interface StartOptions {
   zigTools: boolean;
   httpAllowHosts: string[];
   invokeTimeoutMs?: number;
+  llmUrl?: string;
+  llmModel?: string;
+  llmKeyEnv?: string;
 }
 
 const FLAGS = {
@@ -89,6 +98,9 @@ const FLAGS = {
   "shadow-window-ms": { type: "string" },
   "checkpoint-every-records": { type: "string" },
   "checkpoint-every-ms": { type: "string" },
+  "llm-url": { type: "string" },
+  "llm-model": { type: "string" },
+  "llm-key-env": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -149,6 +161,9 @@ export function parseStartOptions(args: string[]): StartOptions | "help" {
     zigTools: Boolean(pick("zig-tools")),
     invokeTimeoutMs: positive(pick("invoke-timeout-ms"), "--invoke-timeout-ms"),
     httpAllowHosts: String(pick("http-allow") ?? "").split(",").map((h) => h.trim()).filter(Boolean),
+    llmUrl: pick("llm-url") as string | undefined,
+    llmModel: pick("llm-model") as string | undefined,
+    llmKeyEnv: pick("llm-key-env") as string | undefined,
   };
 }
 
@@ -200,11 +215,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await supervisor.loadAll(opts.agents);
   await supervisor.candidates.load();
   supervisor.startCheckpoints();
+  const jobs = new JobRunner({ supervisor, vault, dataDir: opts.data, log, llm: llmOf(opts) });
+  supervisor.regressionCases = (agent) => jobs.regressions.cases(agent);
+  await jobs.start();
   supervisor.startMonitor();
   dashboardAssets(); // Fails at start, not at the first page load, when the chart library is missing.
   const auth = new Authenticator(vault, { requireAuth: opts.requireAuth, marker: authMarkerPath(opts.data) });
   const unwatch = auth.watchMarker();
-  const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth });
+  const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth, jobs });
   const listening = Promise.withResolvers<number>();
   const tls = opts.tlsCert
     ? { cert: Deno.readTextFileSync(opts.tlsCert), key: Deno.readTextFileSync(opts.tlsKey!) }
@@ -224,6 +242,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     shutdown() {
       stopping ??= (async () => {
         await Promise.race([server.shutdown(), delay(SHUTDOWN_GRACE_MS)]);
+        // Running jobs stay `running` in the vault and resume at the next start; do not wait long for them.
+        await Promise.race([jobs.stop(), delay(1_000)]);
         unwatch();
         await supervisor.stop(500);
         await vault.close();
@@ -234,6 +254,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return stopping;
     },
   };
+}
+
+/** The LLM rewrite operator the flags or the environment configure, or `null`. */
+function llmOf(opts: StartOptions): LlmMutator | null {
+  if (opts.llmUrl === undefined) return llmFromEnv();
+  const key = Deno.env.get(opts.llmKeyEnv ?? "O_LLM_API_KEY");
+  return new LlmMutator({
+    url: opts.llmUrl,
+    model: opts.llmModel ?? Deno.env.get("O_LLM_MODEL") ?? "default",
+    apiKey: key,
+  });
 }
 
 function delay(ms: number): Promise<void> {

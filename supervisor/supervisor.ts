@@ -36,7 +36,8 @@ import { TrafficSplitter } from "./splitter.ts";
 import { CandidateManager } from "./candidates.ts";
 import { Lineage } from "./lineage.ts";
 import { HEALTH_SAMPLE_MS, HealthMonitor } from "./health_monitor.ts";
-import type { Evaluator, TypeDiagnostic } from "../evolution/mod.ts";
+import type { Evaluator, RegressionCase, TypeDiagnostic } from "../evolution/mod.ts";
+import { AnswerLog } from "./answer_log.ts";
 
 /** Shadow sandboxes kept started, waiting for candidate code. */
 export const SHADOW_POOL_SIZE = 4;
@@ -132,6 +133,13 @@ export class Supervisor {
   readonly candidates: CandidateManager;
   /** Per-agent, per-version health figures, live and shadow. */
   readonly monitor: HealthMonitor = new HealthMonitor();
+  /** Recent answers and failures with their inputs (feedback names them; learning jobs read them). */
+  readonly answers: AnswerLog = new AnswerLog();
+  /**
+   * The regression set an agent's candidates are also evaluated on (set by the JobRunner: red-team finds,
+   * auto-fix reproductions, feedback hypotheses). @default none
+   */
+  regressionCases: ((agent: string) => Promise<RegressionCase[]>) | null = null;
   #memoryTimer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   #pool: WarmPool | undefined;
@@ -159,7 +167,10 @@ export class Supervisor {
       evaluator: {
         // The jailed evaluator and the type checker are heavy: made on the first candidate.
         evaluate: async (sources, evalsFrom, opts) =>
-          (await this.#lazyEvaluator()).evaluate(sources, evalsFrom, opts),
+          (await this.#lazyEvaluator()).evaluate(sources, evalsFrom, {
+            ...opts,
+            regression: opts?.regression ?? await this.#regressionFor(evalsFrom),
+          }),
       },
       typeCheck: async (source) => {
         if (this.#typeChecker === undefined) {
@@ -223,6 +234,13 @@ export class Supervisor {
   #shadowPool(): WarmPool {
     this.#pool ??= new WarmPool({ spawn: () => this.spawn("shadow"), size: SHADOW_POOL_SIZE });
     return this.#pool;
+  }
+
+  /** The regression set of the agent whose live source is `liveSource` (candidates are scored against it). */
+  async #regressionFor(liveSource: string): Promise<RegressionCase[] | undefined> {
+    const host = [...this.#hosts.values()].find((h) => h.source === liveSource);
+    if (host === undefined || this.regressionCases === null) return undefined;
+    return await this.regressionCases(host.name);
   }
 
   async #lazyEvaluator(): Promise<Evaluator> {
@@ -451,7 +469,7 @@ export class Supervisor {
   async feedback(agent: string, body: unknown): Promise<{ agent: string; seq: number; score: number }> {
     const host = this.get(agent);
     const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-    const { seq, score, comment } = b;
+    const { seq, score, comment, request_id: requestId } = b;
     if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0 || seq > host.seq) {
       throw new SupervisorError(
         "INVALID_INPUT",
@@ -472,15 +490,24 @@ export class Supervisor {
         `Cannot take feedback: 'comment' must be a string of at most ${FEEDBACK_COMMENT_CHARS_MAX} chars`,
       );
     }
+    if (requestId !== undefined && (typeof requestId !== "string" || requestId.length > 256)) {
+      throw new SupervisorError("INVALID_INPUT", "Cannot take feedback: 'request_id' must be a string");
+    }
     const now = Date.now();
     const key = `${agent}/${String(seq).padStart(12, "0")}/${now}`;
+    // The answer judged, when it is still in the answer log: feedback learning needs its input and output.
+    const answer = this.answers.find(agent, { requestId: requestId as string | undefined, seq });
     await this.#opts.vault.kvPut(FEEDBACK_NAMESPACE, key, {
       agent,
       seq,
       score,
       comment,
-      version: host.version,
+      version: answer?.version ?? host.version,
       time_ms: now,
+      ...(requestId !== undefined ? { request_id: requestId } : {}),
+      ...(answer !== undefined
+        ? { input: answer.input, output: answer.output ?? null, answer_ms: answer.ms }
+        : {}),
     });
     return { agent, seq, score };
   }
