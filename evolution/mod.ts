@@ -154,3 +154,17 @@ export {
   LlmMutator,
   type LlmTask,
 } from "./llm_mutator.ts";
+export {
+  examplesFrom,
+  type FeedbackExample,
+  type FeedbackLearningOptions,
+  type FeedbackRecord,
+  type FeedbackReport,
+  findPatterns,
+  type Hypothesis,
+  hypothesize,
+  type ImplicitSignal,
+  parseCorrection,
+  type Pattern,
+  runFeedbackLearning,
+} from "./feedback_learning.ts";

@@ -125,6 +125,8 @@ export interface JobContext {
   job: JobRecord;
   signal: AbortSignal;
   supervisor: Supervisor;
+  vault: JobVault;
+  dataDir: string;
   regressions: RegressionStore;
   log: Logger;
   llm: LlmMutator | null;
@@ -388,6 +390,8 @@ export class JobRunner {
       job,
       signal,
       supervisor: this.#o.supervisor,
+      vault: this.#o.vault,
+      dataDir: this.#o.dataDir,
       regressions: this.regressions,
       log: this.#o.log,
       llm: this.#o.llm ?? null,
