@@ -53,7 +53,8 @@ Deno.test("feedback: -1 on French answers leads to a promoted greeter that greet
     }
     // The trigger fires; the job runs once and goes back to waiting for its trigger.
     const deadline = Date.now() + 120_000;
-    let done: Record<string, unknown> = {};
+    // deno-lint-ignore no-explicit-any
+    let done: Record<string, any> = {};
     while (Date.now() < deadline) {
       done = await (await fetch(`${server.url}/v1/jobs/${job.body.id}`)).json();
       if ((done.runs as number) >= 1 || done.status === "failed") break;
@@ -62,7 +63,7 @@ Deno.test("feedback: -1 on French answers leads to a promoted greeter that greet
     strictEqual(done.runs, 1, JSON.stringify(done));
     strictEqual(done.status, "scheduled");
     ok(String(done.reason).startsWith("trigger:"), String(done.reason));
-    const result = done.result as Record<string, any>;
+    const result = done.result;
     console.log(
       JSON.stringify({
         patterns: result.patterns.slice(0, 3),
