@@ -535,6 +535,7 @@ async function calibrate(cases: Case[], liveAgent: Agent, start: Start): Promise
     }
   }
   const cap = start.workMin * start.workFactor;
+  const known = await knownFailures(cases, agent, work, cap, start.caseMsMax);
   const probes: Case[] = [];
   for (const input of probeInputs(cases, start.probesMax ?? 0)) {
     const c: Case = { input, hasExpect: false, weight: 1, critical: false, regression: true, budget: cap };
@@ -544,6 +545,9 @@ async function calibrate(cases: Case[], liveAgent: Agent, start: Start): Promise
       c.probe = { threw: false, out: res.out };
     } catch (e) {
       if (harnessFailure(e)) continue; // The live version itself cannot answer: no yardstick.
+      // The live version throws here the way it throws on a known failing input: that is the bug the
+      // regression set records, not behaviour to keep.
+      if (known.has(errorName(e))) continue;
       c.probe = { threw: true, out: errorName(e) };
     }
     probes.push(c);
@@ -564,6 +568,30 @@ async function calibrate(cases: Case[], liveAgent: Agent, start: Start): Promise
     c.liveWork = live;
   }
   return all;
+}
+
+/**
+ * How the live version throws on the regression set's `answers` cases (known failures): a probe that
+ * throws the same way shows the known bug, not behaviour a candidate must keep.
+ */
+async function knownFailures(
+  cases: Case[],
+  agent: Agent,
+  work: WorkMeter | null,
+  cap: number,
+  caseMsMax: number,
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const c of cases) {
+    if (c.answers === undefined) continue;
+    try {
+      work?.(cap);
+      await call(agent, c.input, caseMsMax);
+    } catch (e) {
+      if (!harnessFailure(e)) out.add(errorName(e));
+    }
+  }
+  return out;
 }
 
 /** References to shared built-ins: a candidate that replaces one is blamed (a breach). */

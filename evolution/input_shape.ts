@@ -562,7 +562,18 @@ function stringFeatures(s: string, at: string, out: Set<string>): void {
   if (/[^\p{L}\p{N}]/u.test(first)) out.add(`${at}:starts=${first}`);
   if (/[^\p{L}\p{N}]/u.test(last)) out.add(`${at}:ends=${last}`);
   for (const m of s.matchAll(/([^\p{L}\p{N}\s])\1/gu)) out.add(`${at}:has=${m[0]}`);
+  // Structured text ("k=v;k=v", "a:1,b:2"): a part between separators that lacks its key mark.
+  for (const sep of STRUCTURE_SEPARATORS) {
+    for (const mark of STRUCTURE_MARKS) {
+      if (!s.includes(sep) && !s.includes(mark)) continue;
+      if (s.split(sep).some((part) => !part.includes(mark))) out.add(`${at}:part(${sep})-without(${mark})`);
+    }
+  }
 }
+
+/** Separators and key marks of structured text, for the `part(;)-without(=)` features. */
+const STRUCTURE_SEPARATORS = [";", ",", "&"];
+const STRUCTURE_MARKS = ["=", ":"];
 
 function lengthClass(n: number): string {
   return n === 0 ? "0" : n === 1 ? "1" : n <= 8 ? "2-8" : n <= 64 ? "9-64" : "65+";

@@ -168,3 +168,14 @@ export {
   type Pattern,
   runFeedbackLearning,
 } from "./feedback_learning.ts";
+export {
+  type AutofixOptions,
+  type AutofixReport,
+  type ErrorPattern,
+  findErrorPatterns,
+  type LogLine,
+  parseLogLines,
+  type RootCause,
+  rootCauseGuess,
+  runAutofix,
+} from "./autofix.ts";

@@ -291,14 +291,17 @@ function markSlow(verdicts: Verdict[], evalWork: number[], evalInputs: readonly 
 }
 
 /**
- * Shrinks failing inputs, all signatures in one jailed batch per step.
+ * Shrinks failing inputs (one per signature) against `o.source`, all signatures in one jailed batch per
+ * step: the smallest shrink step that still fails with the same signature replaces each input, until none
+ * does or the rounds run out. `slow` and `jail` failures are kept as found (timing and kills do not shrink
+ * reliably).
  *
  * @returns The smallest failing input per signature, and the steps that made one smaller.
  */
-async function shrinkAll(
-  o: RedTeamOptions,
+export async function shrinkAll(
+  o: Pick<RedTeamOptions, "evaluator" | "source" | "shrinkRoundsMax" | "caseMsMax">,
   failures: Map<string, Verdict>,
-  state: { batches: number },
+  state: { batches: number } = { batches: 0 },
 ): Promise<{ shrunk: Map<string, Verdict>; steps: number }> {
   const current = new Map(failures);
   const active = new Set([...current.keys()].filter((s) => !s.startsWith("slow|") && !s.startsWith("jail|")));

@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { type FeedbackRecord, type ImplicitSignal, runFeedbackLearning } from "../evolution/mod.ts";
+import { join } from "node:path";
+import {
+  type FeedbackRecord,
+  type ImplicitSignal,
+  type LogLine,
+  parseLogLines,
+  runAutofix,
+  runFeedbackLearning,
+} from "../evolution/mod.ts";
 import type { JobContext } from "./jobs.ts";
 import { FEEDBACK_NAMESPACE } from "./supervisor.ts";
 
@@ -14,6 +22,8 @@ export async function runLearningJob(ctx: JobContext): Promise<unknown> {
   switch (ctx.job.kind) {
     case "feedback":
       return await feedbackJob(ctx);
+    case "autofix":
+      return await autofixJob(ctx);
     default:
       throw new Error(`Cannot run job kind '${ctx.job.kind}'`);
   }
@@ -43,6 +53,40 @@ async function feedbackJob(ctx: JobContext): Promise<unknown> {
     host: ctx.host(agent),
     records,
     implicit: implicitSignals(ctx, agent),
+    typeCheck: (s) => ctx.typeCheck.check(s),
+    seed: job.seed,
+    generations: job.generations ?? undefined,
+    populationSize: job.population ?? undefined,
+    llm: ctx.llm,
+    jobId: job.id,
+  });
+}
+
+/** Log files read by auto-fix: the current one and the most recent rotations. */
+const LOG_FILES_READ = 3;
+
+/** The supervisor's log lines, oldest first (`o.log.2`, `o.log.1`, `o.log`). */
+async function readLogLines(dataDir: string): Promise<LogLine[]> {
+  const out: LogLine[] = [];
+  for (let i = LOG_FILES_READ - 1; i >= 0; i--) {
+    const path = join(dataDir, "logs", i === 0 ? "o.log" : `o.log.${i}`);
+    try {
+      out.push(...parseLogLines(await Deno.readTextFile(path)));
+    } catch {
+      // Not rotated that far yet.
+    }
+  }
+  return out;
+}
+
+async function autofixJob(ctx: JobContext): Promise<unknown> {
+  const job = ctx.job;
+  const agent = ctx.supervisor.get(job.agent!).name;
+  return await runAutofix({
+    agent,
+    host: ctx.host(agent),
+    lines: await readLogLines(ctx.dataDir),
+    answered: ctx.supervisor.answers.recent(agent, { ok: true }).map((e) => e.input),
     typeCheck: (s) => ctx.typeCheck.check(s),
     seed: job.seed,
     generations: job.generations ?? undefined,
