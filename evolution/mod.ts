@@ -179,3 +179,18 @@ export {
   rootCauseGuess,
   runAutofix,
 } from "./autofix.ts";
+export {
+  type AgentUsage,
+  agentUsage,
+  type DslEvolutionOptions,
+  type DslExport,
+  dslExports,
+  type DslIntrospection,
+  type DslProposal,
+  dslProposals,
+  type DslReport,
+  type Helper,
+  introspectDsl,
+  memoProposal,
+  runDslEvolution,
+} from "./dsl_evolution.ts";

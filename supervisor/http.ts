@@ -18,6 +18,9 @@ import { dashboardResponse } from "../web/mod.ts";
 import type { Authenticator, Scope } from "./auth.ts";
 import type { JobRunner } from "./jobs.ts";
 import { keepable, LOG_INPUT_CHARS_MAX } from "./answer_log.ts";
+import { dslSource } from "./jobs_learning.ts";
+import { introspectDsl } from "../evolution/mod.ts";
+import { BUILTIN_TOOLS } from "../sandbox/mod.ts";
 
 /** Options of {@link createHandler}. */
 export interface HandlerOptions {
@@ -327,6 +330,10 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     ["GET", /^\/v1\/agents\/([^/]+)\/evolution$/, "read", async (_req, [name]) => {
       supervisor.get(name);
       return json(await jobRunner().evolutionRuns(name));
+    }],
+    ["GET", /^\/v1\/dsl$/, "read", async () => {
+      const agents = [...supervisor.hosts.values()].map((h) => ({ name: h.name, source: h.source }));
+      return json(introspectDsl(await dslSource(), BUILTIN_TOOLS, agents));
     }],
     ["GET", /^\/v1\/agents\/([^/]+)\/regressions$/, "read", async (_req, [name]) => {
       supervisor.get(name);

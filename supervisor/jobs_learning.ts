@@ -12,10 +12,12 @@ import {
   type LogLine,
   parseLogLines,
   runAutofix,
+  runDslEvolution,
   runFeedbackLearning,
 } from "../evolution/mod.ts";
 import type { JobContext } from "./jobs.ts";
-import { FEEDBACK_NAMESPACE } from "./supervisor.ts";
+import { BUILTIN_TOOLS } from "../sandbox/mod.ts";
+import { FEEDBACK_NAMESPACE, PROJECT_ROOT } from "./supervisor.ts";
 
 /** Runs one learning job. */
 export async function runLearningJob(ctx: JobContext): Promise<unknown> {
@@ -24,6 +26,14 @@ export async function runLearningJob(ctx: JobContext): Promise<unknown> {
       return await feedbackJob(ctx);
     case "autofix":
       return await autofixJob(ctx);
+    case "dsl":
+      return await runDslEvolution({
+        agent: ctx.supervisor.get(ctx.job.agent!).name,
+        host: ctx.host(ctx.job.agent!),
+        dslSource: await dslSource(),
+        builtinTools: BUILTIN_TOOLS,
+        typeCheck: (s) => ctx.typeCheck.check(s),
+      });
     default:
       throw new Error(`Cannot run job kind '${ctx.job.kind}'`);
   }
@@ -94,4 +104,9 @@ async function autofixJob(ctx: JobContext): Promise<unknown> {
     llm: ctx.llm,
     jobId: job.id,
   });
+}
+
+/** The DSL's own source (agent/dsl.ts), which DSL evolution introspects. */
+export async function dslSource(): Promise<string> {
+  return await Deno.readTextFile(join(PROJECT_ROOT, "agent", "dsl.ts"));
 }
