@@ -15,7 +15,7 @@ Runs the benchmarks with same-run baselines; writes bench/results.json and print
 Options:
   --json        print the results as JSON instead of the table
   --quick       shorter runs (for a smoke check; noisier)
-  --only LIST   run only these sections: http, recovery, vault, sandbox, evolution, zig
+  --only LIST   run only these sections: http, recovery, vault, sandbox, evolution, zig, distributed, shadows
   -h, --help    show this help`;
 
 type Section = (quick: boolean) => Promise<Figure[]>;
@@ -35,6 +35,8 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   sandbox: () => external("./sandbox_section.ts", "sandboxSection"),
   evolution: () => external("./evolution_section.ts", "evolutionSection"),
   zig: () => external("./zig_section.ts", "zigSection"),
+  distributed: () => external("./distributed_section.ts", "distributedSection"),
+  shadows: () => external("./shadows_section.ts", "shadowsSection"),
 };
 
 async function main(): Promise<number> {
