@@ -194,3 +194,15 @@ export {
   memoProposal,
   runDslEvolution,
 } from "./dsl_evolution.ts";
+export {
+  type BlockLike,
+  findStrategy,
+  type MemoryProfile,
+  type MemoryStrategyOptions,
+  type MemoryStrategyReport,
+  profileMemory,
+  runMemoryStrategy,
+  type Strategy,
+  strategyVariants,
+  withStrategy,
+} from "./memory_strategy.ts";

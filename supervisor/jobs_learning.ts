@@ -14,6 +14,7 @@ import {
   runAutofix,
   runDslEvolution,
   runFeedbackLearning,
+  runMemoryStrategy,
 } from "../evolution/mod.ts";
 import type { JobContext } from "./jobs.ts";
 import { BUILTIN_TOOLS } from "../sandbox/mod.ts";
@@ -26,6 +27,8 @@ export async function runLearningJob(ctx: JobContext): Promise<unknown> {
       return await feedbackJob(ctx);
     case "autofix":
       return await autofixJob(ctx);
+    case "memory":
+      return await memoryJob(ctx);
     case "dsl":
       return await runDslEvolution({
         agent: ctx.supervisor.get(ctx.job.agent!).name,
@@ -109,4 +112,19 @@ async function autofixJob(ctx: JobContext): Promise<unknown> {
 /** The DSL's own source (agent/dsl.ts), which DSL evolution introspects. */
 export async function dslSource(): Promise<string> {
   return await Deno.readTextFile(join(PROJECT_ROOT, "agent", "dsl.ts"));
+}
+
+async function memoryJob(ctx: JobContext): Promise<unknown> {
+  const host = ctx.supervisor.get(ctx.job.agent!);
+  const { snapshot } = await host.durableState();
+  return await runMemoryStrategy({
+    agent: host.name,
+    host: ctx.host(host.name),
+    blocks: Object.values(snapshot.memory ?? {}),
+    history: ctx.supervisor.answers.recent(host.name, { ok: true }).map((e) => ({
+      input: e.input,
+      output: e.output,
+    })),
+    typeCheck: (s) => ctx.typeCheck.check(s),
+  });
 }
