@@ -172,8 +172,15 @@ function inspect(n: Node, inv: Inventory): void {
   }
 }
 
-function leaves(value: unknown, out: { strings: Set<string>; numbers: Set<number> }, depth = 0): void {
+/** A failing input's strings, numbers, and the JSON text of it and of every part of it. */
+function leaves(
+  value: unknown,
+  out: { strings: Set<string>; numbers: Set<number>; texts: Set<string> },
+  depth = 0,
+): void {
   if (depth > 8) return;
+  const text = JSON.stringify(value);
+  if (text !== undefined && text.length >= 3 && text.length <= 4096) out.texts.add(text);
   if (typeof value === "string") out.strings.add(value);
   else if (typeof value === "number") out.numbers.add(value);
   else if (Array.isArray(value)) value.slice(0, 256).forEach((v) => leaves(v, out, depth + 1));
@@ -203,12 +210,12 @@ export function tamperCheck(source: string, live: string, failing: readonly unkn
         : `touches the evaluator: adds ${mark.replace(/^name:/, "a reference to ")}`,
     );
   }
-  const targets = { strings: new Set<string>(), numbers: new Set<number>() };
+  const targets = { strings: new Set<string>(), numbers: new Set<number>(), texts: new Set<string>() };
   for (const input of failing) leaves(input, targets);
-  const inputTexts = failing.map((i) => JSON.stringify(i)).filter((t) => t !== undefined && t.length >= 4);
+  const texts = [...targets.texts];
   for (const [s, n] of mine.strings) {
     if (n <= (theirs.strings.get(s) ?? 0) || s.length <= TRIVIAL_STRING_CHARS_MAX) continue;
-    if (targets.strings.has(s) || inputTexts.some((t) => s.includes(t) || (s.length >= 6 && t.includes(s)))) {
+    if (targets.strings.has(s) || targets.texts.has(s) || texts.some((t) => t.length >= 6 && s.includes(t))) {
       reasons.push(`special-cases a failing input: adds the literal ${JSON.stringify(s).slice(0, 60)}`);
     }
   }
