@@ -101,7 +101,8 @@ Deno.test("autofix with an LLM endpoint: the proposal goes through every check a
     strictEqual(v.operator, "llm");
     strictEqual(v.decision.autofix.via, "llm");
     ok(v.source.includes('!part.includes("=")'), "the LLM's fix, not the tampering proposal");
-    strictEqual((await post(`${base}/invoke`, { input: { text: "verbose;a=1" } })).body.output.a, "1");
+    const answer = await post(`${base}/invoke`, { input: { text: "verbose;a=1" } });
+    strictEqual((answer.body.output as Record<string, string>).a, "1");
   } finally {
     await server.stop();
     await fake.shutdown();
