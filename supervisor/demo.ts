@@ -56,9 +56,33 @@ async function sorterMs(base: string): Promise<number> {
 
 /** `main.ts demo`. @returns The exit code. */
 export async function demoCommand(args: string[]): Promise<number> {
-  let values;
+  const values = parseDemoArgs(args);
+  if (typeof values === "number") return values;
+  const data = values.keep ?? await Deno.makeTempDir({ prefix: "o-demo-" });
+  const flags = ["--port", "0", "--data", data, "--log-level", "error", "--shadow-window-ms", "5000"];
+  step(1, "O starts: the example agents, each in its own jailed sandbox, state in a write-ahead log");
+  const running = await startServer(parseStartOptions(flags) as StartOptions);
+  const url = `http://127.0.0.1:${running.port}`;
+  let ok = false;
   try {
-    ({ values } = parseArgs({
+    say(`   listening on ${url}; agents: ${[...running.supervisor.hosts.keys()].join(", ")}`);
+    ok = await story(url, data, values);
+    step(5, "A crash: the counter's sandbox is SIGKILLed in the middle of writes");
+    ok = await crashAndRecover(url, running.supervisor.get("counter")) && ok;
+  } finally {
+    await running.shutdown();
+    if (values.keep === undefined) await Deno.remove(data, { recursive: true }).catch(() => {});
+  }
+  const end = ok
+    ? "Demo complete: no change reached the live agent without evidence, and nothing was lost."
+    : "Demo finished with unexpected results (see above).";
+  say(`\n${bold(end)}`);
+  return ok ? 0 : 1;
+}
+
+function parseDemoArgs(args: string[]): { seed: string; generations: string; keep?: string } | number {
+  try {
+    const { values } = parseArgs({
       args,
       strict: true,
       options: {
@@ -67,100 +91,75 @@ export async function demoCommand(args: string[]): Promise<number> {
         keep: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
-    }));
+    });
+    if (values.help) {
+      say(DEMO_USAGE);
+      return 0;
+    }
+    return { seed: values.seed!, generations: values.generations!, keep: values.keep };
   } catch (e) {
     console.error(`demo: ${e instanceof Error ? e.message : e}\n\n${DEMO_USAGE}`);
     return 2;
   }
-  if (values.help) {
-    say(DEMO_USAGE);
-    return 0;
-  }
-  const data = values.keep ?? await Deno.makeTempDir({ prefix: "o-demo-" });
-  const opts = parseStartOptions([
-    "--port",
-    "0",
-    "--data",
-    data,
-    "--log-level",
-    "error",
-    "--shadow-window-ms",
-    "5000",
-  ]) as StartOptions;
-  step(1, "O starts: three agents, each in its own jailed sandbox, state in a write-ahead log");
-  const running = await startServer(opts);
-  const url = `http://127.0.0.1:${running.port}`;
+}
+
+/** Steps 2–4: evolve, three candidates under live traffic, the comparison. @returns Whether it went right. */
+async function story(
+  url: string,
+  data: string,
+  values: { seed: string; generations: string },
+): Promise<boolean> {
   const base = `${url}/v1/agents/sorter`;
-  let ok = true;
-  try {
-    say(`   listening on ${url}; agents: ${[...running.supervisor.hosts.keys()].join(", ")}`);
-    const before = await sorterMs(base);
-    say(
-      `   sorter 1.0.0 (a deliberately wasteful bubble sort) answers 200 numbers in ${
-        before.toFixed(2)
-      } ms (median)`,
-    );
-
-    step(2, "The evolution engine generates improvements (mutation, crossover, snippet replacement)");
-    const evolved = await evolve(data, Number(values.generations), values.seed!);
-    say(
-      `   ${evolved.evals} evaluations in jails, ${evolved.evalsPerS.toFixed(0)}/s; best candidate ` +
-        `${evolved.promotable ? "beats" : "does not beat"} the live version`,
-    );
-
-    step(3, "Three candidates take the protected path while live traffic flows (shadows never answer users)");
-    const traffic = startTraffic(base);
-    const sources = {
-      wrong: await Deno.readTextFile(join(PROJECT_ROOT, "examples", "candidates", "sorter_wrong.ts")),
-      "no-faster": await Deno.readTextFile(join(PROJECT_ROOT, "examples", "candidates", "sorter_same.ts")),
-      evolved: evolved.source,
-    };
-    const decisions: Record<string, CandidateRecord> = {};
-    for (const [label, source] of Object.entries(sources)) {
-      const operator = label === "evolved" ? "evolve" : "submitted";
-      const r = await call(`${base}/candidates`, { source, operator });
-      say(`   submitted ${label.padEnd(9)} → candidate ${r.json.id} (${r.json.status})`);
-      decisions[label] = await waitDecision(`${base}/candidates/${r.json.id}`, label);
-    }
-    const live = await traffic.stop();
-    say(
-      `   meanwhile ${live.answered} live requests were answered, all by ${[...live.versions].join(", ")}; ` +
-        `${live.failed} failed`,
-    );
-    ok &&= live.failed === 0 && decisions.wrong.status === "rejected" &&
-      decisions["no-faster"].status === "rejected";
-
-    step(4, "Metrics compared: the live version before and after the promotion");
-    const after = await sorterMs(base);
-    const version = (await (await fetch(`${url}/health`)).json()).agents.sorter.version;
-    say(
-      `   now live: sorter ${version}; 200 numbers in ${after.toFixed(2)} ms (was ${before.toFixed(2)} ms)`,
-    );
-    const lineage = await (await fetch(`${base}/lineage`)).json();
-    for (const v of lineage.versions) {
-      say(
-        `   lineage: ${v.version} (${v.operator}${v.parent ? `, parent ${v.parent}` : ""})${
-          v.live ? "  ← live" : ""
-        }`,
-      );
-    }
-
-    step(5, "A crash: the counter's sandbox is SIGKILLed in the middle of writes");
-    ok &&= await crashAndRecover(url, running.supervisor.get("counter"));
-  } finally {
-    await running.shutdown();
-    if (values.keep === undefined) await Deno.remove(data, { recursive: true }).catch(() => {});
-  }
+  const before = await sorterMs(base);
   say(
-    `\n${
-      bold(
-        ok
-          ? "Demo complete: no change reached the live agent without evidence, and nothing was lost."
-          : "Demo finished with unexpected results (see above).",
-      )
-    }`,
+    `   sorter 1.0.0 (a deliberately wasteful bubble sort) answers 200 numbers in ${
+      before.toFixed(2)
+    } ms (median)`,
   );
-  return ok ? 0 : 1;
+
+  step(2, "The evolution engine generates improvements (mutation, crossover, snippet replacement)");
+  const evolved = await evolve(data, Number(values.generations), values.seed);
+  const verdict = evolved.promotable ? "beats" : "does not beat";
+  say(
+    `   ${evolved.evals} evaluations in jails, ${
+      evolved.evalsPerS.toFixed(0)
+    }/s; best candidate ${verdict} the live version`,
+  );
+
+  step(3, "Three candidates take the protected path while live traffic flows (shadows never answer users)");
+  const traffic = startTraffic(base);
+  const candidates = join(PROJECT_ROOT, "examples", "candidates");
+  const sources = {
+    wrong: await Deno.readTextFile(join(candidates, "sorter_wrong.ts")),
+    "no-faster": await Deno.readTextFile(join(candidates, "sorter_same.ts")),
+    evolved: evolved.source,
+  };
+  const decisions: Record<string, CandidateRecord> = {};
+  for (const [label, source] of Object.entries(sources)) {
+    const r = await call(`${base}/candidates`, {
+      source,
+      operator: label === "evolved" ? "evolve" : "submitted",
+    });
+    say(`   submitted ${label.padEnd(9)} → candidate ${r.json.id} (${r.json.status})`);
+    decisions[label] = await waitDecision(`${base}/candidates/${r.json.id}`, label);
+  }
+  const live = await traffic.stop();
+  const versions = [...live.versions].join(", ");
+  say(`   meanwhile ${live.answered} live requests were answered, all by ${versions}; ${live.failed} failed`);
+
+  step(4, "Metrics compared: the live version before and after the promotion");
+  const after = await sorterMs(base);
+  const version = (await (await fetch(`${url}/health`)).json()).agents.sorter.version;
+  say(`   now live: sorter ${version}; 200 numbers in ${after.toFixed(2)} ms (was ${before.toFixed(2)} ms)`);
+  for (const v of (await (await fetch(`${base}/lineage`)).json()).versions) {
+    say(
+      `   lineage: ${v.version} (${v.operator}${v.parent ? `, parent ${v.parent}` : ""})${
+        v.live ? "  ← live" : ""
+      }`,
+    );
+  }
+  return live.failed === 0 && decisions.wrong.status === "rejected" &&
+    decisions["no-faster"].status === "rejected";
 }
 
 async function evolve(data: string, generations: number, seed: string) {
