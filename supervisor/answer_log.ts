@@ -36,39 +36,74 @@ export interface AnswerEntry {
   shape: string;
 }
 
-/** A value small enough to keep, else a marker with its shape. */
+/**
+ * A rough JSON size of a value (characters), walking at most until it passes `max`: on the hot path,
+ * cheaper than serialising, and bounded whatever the value's size.
+ *
+ * @returns The estimate, or `Infinity` past `max`.
+ */
+export function boundedSize(value: unknown, max: number): number {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") size += v.length + 2;
+    else if (v !== null && typeof v === "object") {
+      const values = Array.isArray(v) ? v : Object.entries(v).flat();
+      size += 2 + values.length;
+      for (const x of values) stack.push(x);
+    } else size += 8;
+    if (size > max) return Infinity;
+  }
+  return size;
+}
+
+/**
+ * A value small enough to keep (the value itself: inputs and outputs are not changed after an invoke),
+ * else a marker with its shape.
+ */
 export function keepable(
   value: unknown,
   charsMax = ANSWER_VALUE_CHARS_MAX,
 ): { value: unknown; kept: boolean } {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    text = undefined;
-  }
-  if (text === undefined || text.length > charsMax) {
-    return { value: { $truncated: shapeKey(value) }, kept: false };
-  }
+  if (boundedSize(value, charsMax) > charsMax) return { value: { $truncated: shapeKey(value) }, kept: false };
   return { value, kept: true };
+}
+
+/** One agent's ring of entries. */
+interface Ring {
+  entries: AnswerEntry[];
+  /** Where the next entry goes once the ring is full. */
+  next: number;
 }
 
 /** Recent answers per agent. */
 export class AnswerLog {
-  readonly #byAgent = new Map<string, AnswerEntry[]>();
+  readonly #byAgent = new Map<string, Ring>();
 
-  /** Records one answer or failure. */
+  /** Records one answer or failure (O(1) in the number kept). */
   record(agent: string, entry: Omit<AnswerEntry, "shape" | "time_ms"> & { time_ms?: number }): void {
-    let list = this.#byAgent.get(agent);
-    if (list === undefined) this.#byAgent.set(agent, list = []);
-    list.push({
+    let ring = this.#byAgent.get(agent);
+    if (ring === undefined) this.#byAgent.set(agent, ring = { entries: [], next: 0 });
+    const full: AnswerEntry = {
       ...entry,
       input: keepable(entry.input).value,
       ...(entry.output !== undefined ? { output: keepable(entry.output).value } : {}),
       shape: shapeKey(entry.input),
       time_ms: entry.time_ms ?? Date.now(),
-    });
-    if (list.length > ANSWERS_PER_AGENT_MAX) list.splice(0, list.length - ANSWERS_PER_AGENT_MAX);
+    };
+    if (ring.entries.length < ANSWERS_PER_AGENT_MAX) ring.entries.push(full);
+    else {
+      ring.entries[ring.next] = full;
+      ring.next = (ring.next + 1) % ANSWERS_PER_AGENT_MAX;
+    }
+  }
+
+  /** An agent's entries, oldest first. */
+  #ordered(agent: string): AnswerEntry[] {
+    const ring = this.#byAgent.get(agent);
+    if (ring === undefined) return [];
+    return [...ring.entries.slice(ring.next), ...ring.entries.slice(0, ring.next)];
   }
 
   /**
@@ -77,7 +112,7 @@ export class AnswerLog {
    * @returns The entry, or `undefined` when it is no longer (or never was) in the log.
    */
   find(agent: string, by: { requestId?: string; seq?: number }): AnswerEntry | undefined {
-    const list = this.#byAgent.get(agent) ?? [];
+    const list = this.#ordered(agent);
     for (let i = list.length - 1; i >= 0; i--) {
       const e = list[i];
       if (by.requestId !== undefined ? e.request_id === by.requestId : e.ok && e.seq === by.seq) return e;
@@ -87,7 +122,7 @@ export class AnswerLog {
 
   /** Recent entries of an agent, oldest first, optionally only answers or only failures. */
   recent(agent: string, filter: { ok?: boolean; sinceMs?: number } = {}): AnswerEntry[] {
-    return (this.#byAgent.get(agent) ?? []).filter((e) =>
+    return this.#ordered(agent).filter((e) =>
       (filter.ok === undefined || e.ok === filter.ok) &&
       (filter.sinceMs === undefined || e.time_ms >= filter.sinceMs)
     );
