@@ -12,7 +12,12 @@ import { post, ROOT, startServer, type TestServer } from "./_server.ts";
 
 const JOB = { kind: "evolve", agent: "sorter", seed: "5", generations: 4, population: 8 };
 
-async function waitJob(server: TestServer, id: string, done: (j: Record<string, unknown>) => boolean, ms: number) {
+async function waitJob(
+  server: TestServer,
+  id: string,
+  done: (j: Record<string, unknown>) => boolean,
+  ms: number,
+) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const j = await (await fetch(`${server.url}/v1/jobs/${id}`)).json();
@@ -35,12 +40,20 @@ Deno.test("an evolve job killed mid-run resumes and ends as an uninterrupted run
   strictEqual(created.status, 201, JSON.stringify(created.body));
   const id = created.body.id as string;
   strictEqual(created.body.status, "queued");
-  const mid = await waitJob(first, id, (j) => ((j.progress as { generation?: number })?.generation ?? -1) >= 1, 60_000);
+  const mid = await waitJob(
+    first,
+    id,
+    (j) => ((j.progress as { generation?: number })?.generation ?? -1) >= 1,
+    60_000,
+  );
   strictEqual(mid.status, "running");
   await first.stop("SIGKILL");
   const statePath = join(first.data, "evolution", `${id}.state.json`);
   const saved = JSON.parse(Deno.readTextFileSync(statePath));
-  ok(saved.generation >= 1 && saved.generation < JOB.generations, `killed mid-run at generation ${saved.generation}`);
+  ok(
+    saved.generation >= 1 && saved.generation < JOB.generations,
+    `killed mid-run at generation ${saved.generation}`,
+  );
 
   // Second start on the same data: the job resumes from its state and finishes.
   const second = await startServer({ data: first.data, agents, args });
@@ -56,16 +69,25 @@ Deno.test("an evolve job killed mid-run resumes and ends as an uninterrupted run
     strictEqual(evo.agent, "sorter");
     strictEqual(evo.runs.length, 1);
     const run = evo.runs[0];
-    deepStrictEqual(Object.keys(run).filter((k) => ["id", "started_ms", "status", "generations"].includes(k)).sort(), [
-      "generations",
-      "id",
-      "started_ms",
-      "status",
-    ]);
+    deepStrictEqual(
+      Object.keys(run).filter((k) => ["id", "started_ms", "status", "generations"].includes(k)).sort(),
+      [
+        "generations",
+        "id",
+        "started_ms",
+        "status",
+      ],
+    );
     strictEqual(run.status, "done");
     deepStrictEqual(run.generations.map((g: { generation: number }) => g.generation), [0, 1, 2, 3, 4]);
     for (const g of run.generations) {
-      deepStrictEqual(Object.keys(g).sort(), ["best_fitness", "evals", "evals_per_s", "generation", "mean_fitness"]);
+      deepStrictEqual(Object.keys(g).sort(), [
+        "best_fitness",
+        "evals",
+        "evals_per_s",
+        "generation",
+        "mean_fitness",
+      ]);
       ok(g.best_fitness >= g.mean_fitness && g.evals > 0);
     }
     // The result went to the protected path as a candidate named `evolve`.
@@ -84,7 +106,8 @@ Deno.test("an evolve job killed mid-run resumes and ends as an uninterrupted run
     strictEqual(scheduled.status, 201);
     strictEqual(scheduled.body.status, "scheduled");
     ok((scheduled.body.next_run_ms as number) > Date.now());
-    const cancelled = await (await fetch(`${second.url}/v1/jobs/${scheduled.body.id}`, { method: "DELETE" })).json();
+    const cancelled = await (await fetch(`${second.url}/v1/jobs/${scheduled.body.id}`, { method: "DELETE" }))
+      .json();
     strictEqual(cancelled.status, "cancelled");
     strictEqual((await fetch(`${second.url}/v1/jobs/j-none`)).status, 404);
   } finally {
