@@ -77,6 +77,8 @@ export interface JobVault {
     options?: { prefix?: string; limit?: number },
   ): Promise<{ key: string; value: unknown }[]>;
   kvDelete(ns: string, key: string): Promise<boolean>;
+  /** An agent's durable data; auto-fix reads its recent history (answered inputs from the WAL). */
+  recoverAgent?(agent: string): Promise<{ history: { input: unknown }[] }>;
 }
 
 /** Options of {@link JobRunner}. */

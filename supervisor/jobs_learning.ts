@@ -99,7 +99,7 @@ async function autofixJob(ctx: JobContext): Promise<unknown> {
     agent,
     host: ctx.host(agent),
     lines: await readLogLines(ctx.dataDir),
-    answered: ctx.supervisor.answers.recent(agent, { ok: true }).map((e) => e.input),
+    answered: await answeredInputs(ctx, agent),
     typeCheck: (s) => ctx.typeCheck.check(s),
     seed: job.seed,
     generations: job.generations ?? undefined,
@@ -127,4 +127,18 @@ async function memoryJob(ctx: JobContext): Promise<unknown> {
     })),
     typeCheck: (s) => ctx.typeCheck.check(s),
   });
+}
+
+/** Inputs the agent answered: the answer log's, and the WAL's recent history (state-changing invokes). */
+async function answeredInputs(ctx: JobContext, agent: string): Promise<unknown[]> {
+  const out = ctx.supervisor.answers.recent(agent, { ok: true }).map((e) => e.input);
+  try {
+    const recovered = await ctx.vault.recoverAgent?.(agent);
+    for (const h of recovered?.history ?? []) {
+      if (h.input !== null && h.input !== undefined) out.push(h.input);
+    }
+  } catch {
+    // No durable history to compare with: the answer log alone.
+  }
+  return out;
 }
