@@ -1,5 +1,5 @@
 /**
- * Goal (scheduled tasks survive a restart): an `evolve` job killed in the middle (SIGKILL of the server
+ * Goal (scheduled tasks survive a restart): a scheduled `evolve` job killed in the middle (SIGKILL of the server
  * after a generation) resumes at the next start from `DATA/evolution/<job>.state.json` and finishes with
  * the same result as an uninterrupted run with the same seed: same generations, evaluations, best
  * individual and lineage. Its result is submitted as a candidate (operator `evolve`), never promoted
@@ -10,7 +10,16 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { join } from "node:path";
 import { post, ROOT, startServer, type TestServer } from "./_server.ts";
 
-const JOB = { kind: "evolve", agent: "sorter", seed: "5", generations: 4, population: 8 };
+// A scheduled job: its first run is at once, then every hour; one run is enough here.
+const JOB = {
+  kind: "evolve",
+  agent: "sorter",
+  seed: "5",
+  generations: 4,
+  population: 8,
+  schedule: "1h",
+  runs_max: 1,
+};
 
 async function waitJob(
   server: TestServer,
@@ -29,7 +38,7 @@ async function waitJob(
 
 const finished = (j: Record<string, unknown>) => j.status === "done" || j.status === "failed";
 
-Deno.test("an evolve job killed mid-run resumes and ends as an uninterrupted run with the same seed", async () => {
+Deno.test("a scheduled evolve job killed mid-run resumes and ends as an uninterrupted run with the same seed", async () => {
   const agents = await Deno.makeTempDir({ prefix: "o-agents-" });
   Deno.copyFileSync(join(ROOT, "examples", "agents", "sorter.ts"), join(agents, "sorter.ts"));
   const args = ["--shadow-window-ms", "1000", "--log-level", "warn"];
@@ -39,7 +48,7 @@ Deno.test("an evolve job killed mid-run resumes and ends as an uninterrupted run
   const created = await post(`${first.url}/v1/jobs`, JOB);
   strictEqual(created.status, 201, JSON.stringify(created.body));
   const id = created.body.id as string;
-  strictEqual(created.body.status, "queued");
+  strictEqual(created.body.status, "scheduled");
   const mid = await waitJob(
     first,
     id,
