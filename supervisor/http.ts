@@ -41,6 +41,11 @@ export interface HandlerOptions {
 
 /** Invoke failures that say something about the agent's code (logged with the input for auto-fix). */
 const CODE_FAILURES = new Set(["AGENT_ERROR", "OUTPUT_INVALID", "AGENT_TIMEOUT", "AGENT_CRASHED"]);
+/**
+ * `invoke failed` log lines per agent per second; past it they are dropped (metrics still count every
+ * failure), so a flood of failures cannot turn every request into a log write.
+ */
+const FAILURE_LOG_LINES_PER_S_MAX = 50;
 
 const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 /** Where a submitted candidate may say it came from. */
@@ -144,6 +149,16 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
   const bodyBytesMax = options.bodyBytesMax ?? HTTP_BODY_BYTES_MAX;
   const inflightMax = options.inflightMax ?? INFLIGHT_REQUESTS_MAX;
   let inflight = 0;
+  const failureLines = new Map<string, { second: number; lines: number }>();
+  const mayLogFailure = (agent: string): boolean => {
+    const second = Math.floor(Date.now() / 1000);
+    const seen = failureLines.get(agent);
+    if (seen === undefined || seen.second !== second) {
+      failureLines.set(agent, { second, lines: 1 });
+      return true;
+    }
+    return ++seen.lines <= FAILURE_LOG_LINES_PER_S_MAX;
+  };
 
   const routes: RouteSpec[] = [
     ["GET", /^\/health$/, null, () => {
@@ -222,15 +237,17 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
           const entry = { request_id: requestId, seq: host.seq, version: host.version, ok: false, ms };
           supervisor.answers.record(name, { ...entry, input: body.input, code: e.code, error: e.message });
           const sample = keepable(body.input, LOG_INPUT_CHARS_MAX);
-          log.warn("invoke failed", {
-            agent: name,
-            version: host.version,
-            request_id: requestId,
-            code: e.code,
-            error: e.message,
-            input: sample.value,
-            input_kept: sample.kept,
-          });
+          if (mayLogFailure(name)) {
+            log.warn("invoke failed", {
+              agent: name,
+              version: host.version,
+              request_id: requestId,
+              code: e.code,
+              error: e.message,
+              input: sample.value,
+              input_kept: sample.kept,
+            });
+          }
         }
         throw e;
       }
