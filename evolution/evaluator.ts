@@ -445,6 +445,8 @@ class JailSession {
     await this.#writer.close().catch(() => {});
     if (this.#result === null) this.#sandbox.kill("done");
     const exit = await this.#sandbox.exited;
+    // End the frame reader: a stdout never read to its end nor cancelled keeps its pipe open for good.
+    await this.#frames.return?.(undefined).catch(() => {});
     if (this.#result !== null) return this.#result;
     const why = this.#failure === "The jail ended"
       ? describeExit(exit.killedFor, exit.code, exit.signal, this.#sandbox)
