@@ -26,7 +26,7 @@ import {
   JOB_LEASE_S_MIN,
   type JobOutcome,
   JobQueue,
-} from "../vault/job_queue.ts";
+} from "../vault/mod.ts";
 import { EvaluatorError } from "./errors.ts";
 import type { EvalResult, EvaluateOptions, Evaluator, RegressionCase } from "./eval_result.ts";
 import { SandboxEvaluator } from "./evaluator.ts";

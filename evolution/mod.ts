@@ -29,6 +29,16 @@ export { EngineStateError, EvaluatorError, EvolveOptionError, GenomeError } from
 export type { CaseResult, EvalResult, EvaluateOptions, Evaluator, RegressionCase } from "./eval_result.ts";
 export { type EvaluatorStats, SandboxEvaluator, type SandboxEvaluatorOptions } from "./evaluator.ts";
 export {
+  type DistributedStats,
+  type EvaluationJob,
+  EvaluationWorker,
+  type EvaluationWorkerOptions,
+  PostgresEvaluator,
+  type PostgresEvaluatorOptions,
+  type WorkerEvent,
+  type WorkerStats,
+} from "./distributed.ts";
+export {
   declaredVersion,
   type EvolveArgs,
   evolveCommand,

@@ -12,13 +12,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
+// distributed.ts directly, not evolution/mod.ts: the latter loads the TypeScript compiler (~0.7 s more at
+// every worker start), which a worker never uses.
 import {
   EvaluationWorker,
   WORKER_CONCURRENCY_MAX,
   WORKER_LEASE_S_DEFAULT,
   type WorkerEvent,
 } from "../evolution/distributed.ts";
-import { JOB_LEASE_S_MAX, JOB_LEASE_S_MIN, JobQueue } from "../vault/job_queue.ts";
+import { JOB_LEASE_S_MAX, JOB_LEASE_S_MIN, JobQueue } from "../vault/mod.ts";
 import type { Tier } from "../sandbox/mod.ts";
 
 /** How long the worker keeps trying to reach the vault at start, ms. */

@@ -53,6 +53,23 @@ export {
   openBackend,
 } from "./backend.ts";
 export { SqliteBackend } from "./sqlite_backend.ts";
+export {
+  type ClaimedJob,
+  type ClaimOptions,
+  JOB_ATTEMPTS_DEFAULT,
+  JOB_ATTEMPTS_MAX,
+  JOB_BATCH_JOBS_MAX,
+  JOB_CLAIM_JOBS_MAX,
+  JOB_LEASE_S_MAX,
+  JOB_LEASE_S_MIN,
+  JOB_PAYLOAD_BYTES_MAX,
+  JOB_RESULT_BYTES_MAX,
+  type JobOutcome,
+  JobQueue,
+  type JobRow,
+  type JobStatus,
+  type WorkerInfo,
+} from "./job_queue.ts";
 export type { PostgresBackend } from "./postgres_backend.ts";
 export { CheckpointCorruptError, VaultError, VaultIoError, VaultKeyError } from "./errors.ts";
 export { createKeyFile, keyIdOf, KeyRing, loadKeyRing, parseKeyFile } from "./key_ring.ts";
