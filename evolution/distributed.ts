@@ -37,9 +37,9 @@ export const EVALUATION_JOB_KIND = "evaluate";
 /** Most sources one screening job carries. */
 export const JOB_SOURCES_MAX = 64;
 /** Sources per screening job by default (fewer when there are many slots to spread over). */
-export const JOB_SOURCES_DEFAULT = 32;
+export const JOB_SOURCES_DEFAULT = 64;
 /** Jobs per worker slot a screening call is split into at least (so a slow job does not hold the rest). */
-export const JOBS_PER_SLOT = 2;
+export const JOBS_PER_SLOT = 1;
 /** Longest one `evaluate()` waits for its jobs by default, ms. */
 export const DISTRIBUTED_TIMEOUT_MS_DEFAULT = 30 * 60 * 1000;
 /** Longest `evaluate()` waits with no worker alive before it gives up, ms. */
