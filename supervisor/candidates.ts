@@ -12,9 +12,10 @@ import {
   type Decision,
   type Evaluator,
   formatDiagnostic,
+  type RegressionCase,
   type TypeDiagnostic,
 } from "../evolution/mod.ts";
-import { OError } from "../protocol/mod.ts";
+import { deepEqual, OError } from "../protocol/mod.ts";
 import { prefilter } from "../sandbox/mod.ts";
 import type { Logger } from "../observability/mod.ts";
 import type { AgentHost } from "./agent_host.ts";
@@ -33,6 +34,8 @@ export const SHADOW_WINDOW_MS = 20_000;
 export const SHADOW_COMPARISONS_ENOUGH = 200;
 /** Timed repetitions of each eval case for the decision. */
 export const DECISION_REPEATS = 31;
+/** Distinct differing inputs judged by the evals' properties after the shadow window; more count as mismatches. */
+export const MISMATCHES_JUDGED_MAX = 256;
 /** The kv namespace of candidate records. */
 export const CANDIDATE_NAMESPACE = "candidates";
 
@@ -44,7 +47,7 @@ export interface CandidateEvidence extends Partial<Decision> {
   reason: string;
   /** The stage that decided: 0 (static checks), 2 (evals), 3 (shadow traffic), or the arbiter. */
   stage?: number;
-  shadow?: { compared: number; mismatches: number; errors: number; dropped: number };
+  shadow?: ShadowEvidence;
 }
 
 /** One candidate's record. */
@@ -68,6 +71,8 @@ export interface CandidateDeps {
   splitter: TrafficSplitter;
   shadowDeps: ShadowDeps;
   evaluator: Evaluator;
+  /** An evaluator that uses exactly a call's regression cases (no agent set added), for judging. */
+  exactEvaluator?: Evaluator;
   /** Stage 0's type check: diagnostics for a source (empty when it checks). */
   typeCheck: (source: string) => Promise<TypeDiagnostic[]>;
   lineage: Lineage;
@@ -78,8 +83,30 @@ export interface CandidateDeps {
   };
   log: Logger;
   metrics: SupervisorMetrics;
+  /**
+   * Inputs whose right answer the regression set judges (known failures of the live version, and fixed
+   * ones). A shadow answer that differs from live on such an input is not counted as a mismatch: the
+   * evaluation stage decides it on the known answer, which is how a fix can differ from a buggy live.
+   */
+  judgedInputs?: (agent: string) => Promise<unknown[]>;
   /** Shadow window, for tests and demos. @default SHADOW_WINDOW_MS */
   shadowWindowMs?: number;
+}
+
+/** What the shadow window showed (served as JSON in a candidate's evidence). */
+export interface ShadowEvidence {
+  compared: number;
+  /** Differing answers that were not counted: the regression set or the evals' properties judge them fixes. */
+  excused: number;
+  mismatches: number;
+  errors: number;
+  dropped: number;
+}
+
+/** What the shadow window saw, before the differing answers are judged. */
+interface ShadowWatch extends Omit<ShadowEvidence, "mismatches"> {
+  /** Comparisons whose answers differed and that no regression case already judges. */
+  differing: Comparison[];
 }
 
 interface Job {
@@ -237,10 +264,11 @@ export class CandidateManager {
     }
     try {
       const liveSource = host.source;
-      const [evals, shadowEvidence] = await Promise.all([
-        this.#evaluate(record.agent, liveSource, source),
-        this.#watch(shadow),
-      ]);
+      // The shadow window first: answers that differ from live and are judged fixes by the evals'
+      // properties join the evaluation as cases, so the arbiter can promote a fix on that evidence.
+      const judged = await this.#judge(liveSource, source, await this.#watch(shadow, record.agent));
+      const { fixes, ...shadowEvidence } = judged;
+      const evals = await this.#evaluate(record.agent, liveSource, source, fixes);
       const decision = decide(evals);
       const evidence: CandidateEvidence = { ...decision, shadow: shadowEvidence };
       if (shadowEvidence.mismatches + shadowEvidence.errors > 0) {
@@ -297,8 +325,14 @@ export class CandidateManager {
   }
 
   /** Live, candidate, live again: each alone in its jail, in lock-step, so load hits all three alike. */
-  async #evaluate(agent: string, liveSource: string, candidate: string) {
-    const options = { alone: true, interleave: true, count: false, repeats: DECISION_REPEATS };
+  async #evaluate(agent: string, liveSource: string, candidate: string, extra: RegressionCase[] = []) {
+    const options = {
+      alone: true,
+      interleave: true,
+      count: false,
+      repeats: DECISION_REPEATS,
+      regression: extra,
+    };
     const [live, cand, liveAgain] = await this.#deps.evaluator.evaluate(
       [liveSource, candidate, liveSource],
       liveSource,
@@ -308,18 +342,54 @@ export class CandidateManager {
     return { live, candidate: cand, liveAgain };
   }
 
+  /**
+   * Judges the inputs on which the shadow answered differently from live, by the live evals' general
+   * properties (each `score` eval that holds for every eval input): where the live answer breaks a
+   * property and the candidate's keeps every one, the difference is a fix, not a mismatch. Every other
+   * difference — and any input past the first `MISMATCHES_JUDGED_MAX` distinct ones — stays a mismatch.
+   */
+  async #judge(
+    liveSource: string,
+    candidate: string,
+    watched: ShadowWatch,
+  ): Promise<ShadowEvidence & { fixes: RegressionCase[] }> {
+    const { differing, ...counts } = watched;
+    if (differing.length === 0) return { ...counts, mismatches: 0, fixes: [] };
+    const inputs: unknown[] = [];
+    for (const c of differing) {
+      if (inputs.length < MISMATCHES_JUDGED_MAX && !inputs.some((x) => deepEqual(x, c.input))) {
+        inputs.push(c.input);
+      }
+    }
+    const cases: RegressionCase[] = inputs.map((input) => ({ input, answers: true, properties: true }));
+    const options = { alone: true, repeats: 1, count: false, regression: cases };
+    const evaluator = this.#deps.exactEvaluator ?? this.#deps.evaluator;
+    const [live, cand] = await evaluator.evaluate([liveSource, candidate], liveSource, options);
+    // With exactly these cases as the regression set, they are the first regression-flagged results (the
+    // evaluator's probes come after them).
+    const liveCases = live.cases.filter((c) => c.regression).slice(0, cases.length);
+    const candCases = cand.cases.filter((c) => c.regression).slice(0, cases.length);
+    const fixes = cases.filter((_, i) => liveCases[i]?.pass === false && candCases[i]?.pass === true);
+    const mismatches = differing.filter((c) => !fixes.some((x) => deepEqual(x.input, c.input))).length;
+    return { ...counts, mismatches, excused: counts.excused + differing.length - mismatches, fixes };
+  }
+
   /** Watches mirrored live traffic for the shadow window (or until enough comparisons). */
-  async #watch(shadow: Shadow) {
+  async #watch(shadow: Shadow, agent: string): Promise<ShadowWatch> {
     const deadline = Date.now() + (this.#deps.shadowWindowMs ?? SHADOW_WINDOW_MS);
     while (Date.now() < deadline && shadow.comparisons.length < SHADOW_COMPARISONS_ENOUGH) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const all: Comparison[] = shadow.comparisons;
+    const judged = (await this.#deps.judgedInputs?.(agent)) ?? [];
+    const differing = all.filter((c) => !c.equal && c.error === undefined);
+    const open = differing.filter((c) => !judged.some((input) => deepEqual(input, c.input)));
     return {
       compared: all.length,
-      mismatches: all.filter((c) => !c.equal && c.error === undefined).length,
+      excused: differing.length - open.length,
       errors: all.filter((c) => c.error !== undefined).length,
       dropped: shadow.dropped,
+      differing: open,
     };
   }
 }

@@ -35,6 +35,8 @@ export interface Comparison {
   error?: string;
   /** Where the input came from. */
   source: "mirror" | "replay";
+  /** The input, kept only when the answers differ (to tell a fix from a regression). */
+  input?: unknown;
 }
 
 /** What a shadow needs to start. */
@@ -121,13 +123,9 @@ export class Shadow {
     try {
       const answer = await this.host.invoke(input, { requestId: `${requestId}/shadow-${this.spec.id}` });
       const ms = answer.ms ?? performance.now() - started;
-      comparison = {
-        request_id: requestId,
-        equal: deepEqual(answer.output, live.output),
-        live_ms: live.ms,
-        shadow_ms: ms,
-        source,
-      };
+      const equal = deepEqual(answer.output, live.output);
+      comparison = { request_id: requestId, equal, live_ms: live.ms, shadow_ms: ms, source };
+      if (!equal) comparison.input = input;
     } catch (e) {
       const code = e instanceof SupervisorError ? e.code : "INTERNAL";
       comparison = {

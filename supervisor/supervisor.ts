@@ -166,10 +166,18 @@ export class Supervisor {
       },
       evaluator: {
         // The jailed evaluator and the type checker are heavy: made on the first candidate.
+        // The agent's regression set always applies; a call's own cases come after it.
         evaluate: async (sources, evalsFrom, opts) =>
           (await this.#lazyEvaluator()).evaluate(sources, evalsFrom, {
             ...opts,
-            regression: opts?.regression ?? await this.#regressionFor(evalsFrom),
+            regression: [...(await this.#regressionFor(evalsFrom) ?? []), ...(opts?.regression ?? [])],
+          }),
+      },
+      exactEvaluator: {
+        evaluate: async (sources, evalsFrom, opts) =>
+          (await this.#lazyEvaluator()).evaluate(sources, evalsFrom, {
+            ...opts,
+            regression: opts?.regression ?? [],
           }),
       },
       typeCheck: async (source) => {
@@ -184,6 +192,7 @@ export class Supervisor {
       log: options.log,
       metrics: options.metrics,
       shadowWindowMs: options.shadowWindowMs,
+      judgedInputs: async (agent) => ((await this.regressionCases?.(agent)) ?? []).map((c) => c.input),
     });
   }
 
