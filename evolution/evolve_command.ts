@@ -8,6 +8,7 @@
  */
 import { EvaluatorError, EvolveOptionError } from "./errors.ts";
 import { SandboxEvaluator } from "./evaluator.ts";
+import { PostgresEvaluator } from "./distributed.ts";
 import { type EngineProgress, type EngineState, type EvolutionResult, runEvolution } from "./engine.ts";
 import { fitnessValue } from "./fitness.ts";
 import { normalizedHash, parseGenome, propertyName } from "./genome.ts";
@@ -33,6 +34,8 @@ Options:
   --budget-s S        stop starting generations after S seconds (the final comparison still runs)
   --data DIR          where an interrupted run's state is kept for resuming (default ./data)
   --out FILE          write the best version's source (the promoted one, else the live one)
+  --workers URL       evaluate on the workers of a Postgres vault (postgres://…[?schema=NAME]; start them
+                      with main.ts worker) instead of in local jails
   --json              print the summary object as the last stdout line
   --help              this text`;
 
@@ -47,6 +50,8 @@ export interface EvolveArgs {
   data: string;
   out: string | null;
   json: boolean;
+  /** A Postgres vault whose workers evaluate (`--workers`), or null for local jails. */
+  workers: string | null;
 }
 
 /** The `--json` summary (CONTRACT.md). */
@@ -71,6 +76,7 @@ const VALUE_FLAGS = new Set([
   "--budget-s",
   "--data",
   "--out",
+  "--workers",
 ]);
 
 function integer(flag: string, text: string, min: number, max: number): number {
@@ -141,7 +147,19 @@ export function parseEvolveArgs(args: string[]): EvolveArgs | "help" {
     data: values.get("--data") ?? "data",
     out: values.get("--out") ?? null,
     json,
+    workers: workersUrl(values.get("--workers")),
   };
+}
+
+function workersUrl(url: string | undefined): string | null {
+  if (url === undefined) return null;
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new EvolveOptionError(
+      "EVOLVE_OPTION_INVALID",
+      "Cannot evolve as '--workers' must be a postgres:// URL",
+    );
+  }
+  return url;
 }
 
 /** Reads the agent: a file path as given, else `<agents>/<name>.ts`. */
@@ -266,7 +284,7 @@ async function evolve(a: EvolveArgs): Promise<number> {
     ? saved
     : undefined;
   await Deno.mkdir(`${a.data}/evolution`, { recursive: true });
-  const evaluator = new SandboxEvaluator();
+  const evaluator = a.workers === null ? new SandboxEvaluator() : await PostgresEvaluator.open(a.workers);
   const checker = new TypeChecker();
   const tty = Deno.stderr.isTerminal();
   let result: EvolutionResult;

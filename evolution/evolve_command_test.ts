@@ -15,6 +15,7 @@ Deno.test("parseEvolveArgs() reads every flag with its default", () => {
     data: "data",
     out: null,
     json: false,
+    workers: null,
   });
   const all = parseEvolveArgs([
     "--agent",
@@ -34,8 +35,11 @@ Deno.test("parseEvolveArgs() reads every flag with its default", () => {
     "--out",
     "o.ts",
     "--json",
+    "--workers",
+    "postgres://u@h/db?schema=s",
   ]);
   ok(all !== "help" && all.generations === 2 && all.budgetS === 1.5 && all.json && all.out === "o.ts");
+  strictEqual(all.workers, "postgres://u@h/db?schema=s");
   strictEqual(parseEvolveArgs(["--help"]), "help");
 });
 
@@ -47,6 +51,7 @@ Deno.test("parseEvolveArgs() refuses unknown flags, missing values and bad numbe
   bad(["--agent", "sorter", "--generations", "-1"]);
   bad(["--agent", "sorter", "--population", "100000"]);
   bad(["--agent", "sorter", "--budget-s", "0"]);
+  bad(["--agent", "sorter", "--workers", "sqlite:"]);
 });
 
 Deno.test("evolveCommand() exits 2 on a usage error and 0 on --help", async () => {

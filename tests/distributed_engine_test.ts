@@ -8,6 +8,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { type LineageRecord, PostgresEvaluator, runEvolution, SandboxEvaluator } from "../evolution/mod.ts";
+import { ROOT } from "./_server.ts";
 import {
   dropSchema,
   freshSchema,
@@ -59,6 +60,30 @@ Deno.test("runEvolution with a PostgresEvaluator spreads over the workers and sc
     await Promise.all(workers.map((w) => w.exited));
     await distributed.close();
     await local.close();
+    await dropSchema(schema);
+  }
+});
+
+Deno.test("evolve --workers URL evaluates on the vault's workers and prints the contract's summary", async () => {
+  const { schema, url } = freshSchema("dist_evolve");
+  const data = await Deno.makeTempDir({ prefix: "o-evolve-" });
+  const workers = await Promise.all([0, 1].map((i) => startWorker(url, { concurrency: 1, id: `v${i}` })));
+  try {
+    const args = ["run", "-A", "main.ts", "evolve", "--agent", "sorter", "--workers", url];
+    args.push("--generations", "1", "--population", "6", "--json", "--data", data);
+    const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
+      .output();
+    strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+    const summary = JSON.parse(lines[lines.length - 1]);
+    strictEqual(summary.agent, "sorter");
+    ok(summary.evals > 0, `evaluations: ${summary.evals}`);
+    const done = workers.flatMap((w) => w.events.filter((e) => e.t === "done" && e.accepted));
+    ok(done.length >= 2, `the workers did the evaluations: ${done.length} jobs`);
+  } finally {
+    for (const w of workers) w.kill("SIGTERM");
+    await Promise.all(workers.map((w) => w.exited));
+    await Deno.remove(data, { recursive: true });
     await dropSchema(schema);
   }
 });
