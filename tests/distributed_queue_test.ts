@@ -10,6 +10,7 @@ import { JobQueue } from "../vault/job_queue.ts";
 import { PostgresEvaluator } from "../evolution/distributed.ts";
 import { EvaluatorError } from "../evolution/mod.ts";
 import { dropSchema, freshSchema } from "./distributed_workers.ts";
+import { ROOT } from "./_server.ts";
 
 async function withQueues(count: number, fn: (queues: JobQueue[]) => Promise<void>): Promise<void> {
   const { schema, url } = freshSchema("jq");
@@ -137,4 +138,26 @@ Deno.test("PostgresEvaluator.evaluate() fails with EVAL_NO_WORKERS when no worke
     await evaluator.close();
     await dropSchema(schema);
   }
+});
+
+Deno.test("main.ts worker: --help answers 0, a missing or non-Postgres --vault and bad numbers answer 2", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "main.ts", "worker", ...args],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: out.code,
+      text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    };
+  };
+  const help = await run("--help");
+  strictEqual(help.code, 0);
+  ok(help.text.includes("--lease-s"), help.text);
+  strictEqual((await run()).code, 2);
+  strictEqual((await run("--vault", "sqlite:")).code, 2);
+  strictEqual((await run("--vault", "postgres://x@127.0.0.1/test", "--concurrency", "0")).code, 2);
+  strictEqual((await run("--vault", "postgres://x@127.0.0.1/test", "--lease-s", "0.1")).code, 2);
 });
