@@ -139,28 +139,22 @@ type Route = (req: Request, params: string[], requestId: string) => Promise<Resp
 /** A route: method, path pattern, the scope it needs (`null`: open), handler. */
 type RouteSpec = [string, RegExp, Scope | null, Route];
 
-/**
- * Builds the server's fetch handler.
- *
- * @returns A handler for `Deno.serve`.
- */
-export function createHandler(options: HandlerOptions): (req: Request) => Promise<Response> {
-  const { supervisor, metrics, log } = options;
-  const bodyBytesMax = options.bodyBytesMax ?? HTTP_BODY_BYTES_MAX;
-  const inflightMax = options.inflightMax ?? INFLIGHT_REQUESTS_MAX;
-  let inflight = 0;
-  const failureLines = new Map<string, { second: number; lines: number }>();
-  const mayLogFailure = (agent: string): boolean => {
-    const second = Math.floor(Date.now() / 1000);
-    const seen = failureLines.get(agent);
-    if (seen === undefined || seen.second !== second) {
-      failureLines.set(agent, { second, lines: 1 });
-      return true;
-    }
-    return ++seen.lines <= FAILURE_LOG_LINES_PER_S_MAX;
-  };
+/** What the route handlers share. */
+interface RouteContext {
+  options: HandlerOptions;
+  supervisor: Supervisor;
+  metrics: SupervisorMetrics;
+  log: Logger;
+  bodyBytesMax: number;
+  /** Whether another failed-invoke line may be logged for `agent` this second. */
+  mayLogFailure: (agent: string) => boolean;
+  jobRunner: () => JobRunner;
+}
 
-  const routes: RouteSpec[] = [
+/** Health, metrics, the dashboard, agents, invoke, state, checkpoints. */
+function coreRoutes(ctx: RouteContext): RouteSpec[] {
+  const { supervisor, metrics, log, bodyBytesMax, mayLogFailure, options } = ctx;
+  return [
     ["GET", /^\/health$/, null, () => {
       const h = supervisor.health();
       return json(h, 200);
@@ -284,6 +278,13 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       }));
       return json({ agent: name, live: host.version, status: host.status, series, comparisons });
     }],
+  ];
+}
+
+/** Candidates, lineage, rollback, feedback: the protected path. */
+function evolutionRoutes(ctx: RouteContext): RouteSpec[] {
+  const { supervisor, bodyBytesMax } = ctx;
+  return [
     ["POST", /^\/v1\/agents\/([^/]+)\/candidates$/, "submit", async (req, [name]) => {
       const body = await readJson(req, bodyBytesMax);
       if (!isRecord(body) || typeof body.source !== "string") {
@@ -335,6 +336,13 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       supervisor.get(name);
       return json(await supervisor.feedback(name, await readJson(req, bodyBytesMax)), 201);
     }],
+  ];
+}
+
+/** Scheduled jobs, evolution runs, the DSL, regression sets. */
+function jobRoutes(ctx: RouteContext): RouteSpec[] {
+  const { supervisor, jobRunner, bodyBytesMax } = ctx;
+  return [
     ["GET", /^\/v1\/jobs$/, "read", () => json({ jobs: jobRunner().list() })],
     [
       "POST",
@@ -357,6 +365,28 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
       return json({ agent: name, cases: await jobRunner().regressions.list(name) });
     }],
   ];
+}
+
+/**
+ * Builds the server's fetch handler.
+ *
+ * @returns A handler for `Deno.serve`.
+ */
+export function createHandler(options: HandlerOptions): (req: Request) => Promise<Response> {
+  const { supervisor, metrics, log } = options;
+  const bodyBytesMax = options.bodyBytesMax ?? HTTP_BODY_BYTES_MAX;
+  const inflightMax = options.inflightMax ?? INFLIGHT_REQUESTS_MAX;
+  let inflight = 0;
+  const failureLines = new Map<string, { second: number; lines: number }>();
+  const mayLogFailure = (agent: string): boolean => {
+    const second = Math.floor(Date.now() / 1000);
+    const seen = failureLines.get(agent);
+    if (seen === undefined || seen.second !== second) {
+      failureLines.set(agent, { second, lines: 1 });
+      return true;
+    }
+    return ++seen.lines <= FAILURE_LOG_LINES_PER_S_MAX;
+  };
 
   function jobRunner(): JobRunner {
     if (options.jobs === undefined) {
@@ -364,6 +394,9 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     }
     return options.jobs;
   }
+
+  const ctx: RouteContext = { options, supervisor, metrics, log, bodyBytesMax, mayLogFailure, jobRunner };
+  const routes = [...coreRoutes(ctx), ...evolutionRoutes(ctx), ...jobRoutes(ctx)];
 
   async function route(req: Request, requestId: string): Promise<{ response: Response; route: string }> {
     const url = new URL(req.url);
