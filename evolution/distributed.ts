@@ -58,6 +58,8 @@ export const WORKER_CONCURRENCY_MAX = 32;
 export const WORKER_STOP_GRACE_MS = 4_000;
 /** How long a worker keeps retrying to store a result the database refused, in leases. */
 export const FINISH_RETRY_LEASES = 2;
+/** How often a worker deletes jobs past their retention (whichever worker does it, once is enough), ms. */
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
 /** How long the slot count of the workers is reused before it is read again, ms. */
 const SLOTS_CACHE_MS = 5_000;
 /** How often the no-worker check runs while waiting, ms. */
@@ -420,6 +422,7 @@ export class EvaluationWorker {
   readonly #wakeup = new Wakeup();
   readonly #running = new Set<Promise<void>>();
   readonly #stats: WorkerStats = { claimed: 0, finished: 0, lost: 0, released: 0 };
+  #prunedMs = 0;
 
   /**
    * @param queue The job queue of the shared vault.
@@ -626,6 +629,10 @@ export class EvaluationWorker {
   async #beat(info: { id: string; host: string; pid: number; slots: number }): Promise<void> {
     try {
       await this.#queue.heartbeat(info);
+      if (Date.now() - this.#prunedMs > PRUNE_EVERY_MS) {
+        this.#prunedMs = Date.now();
+        await this.#queue.prune();
+      }
       for (const slot of this.#slots) {
         const job = slot.job;
         if (job === null || slot.lost) continue;

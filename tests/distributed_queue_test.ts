@@ -161,3 +161,15 @@ Deno.test("main.ts worker: --help answers 0, a missing or non-Postgres --vault a
   strictEqual((await run("--vault", "postgres://x@127.0.0.1/test", "--concurrency", "0")).code, 2);
   strictEqual((await run("--vault", "postgres://x@127.0.0.1/test", "--lease-s", "0.1")).code, 2);
 });
+
+Deno.test("JobQueue.prune() deletes jobs past their retention, whatever their status", async () => {
+  await withQueues(1, async ([q]) => {
+    await q.enqueue("old", "echo", [1, 2]);
+    const [job] = await q.claim("w", { leaseS: 30, kinds: ["echo"] });
+    ok(await q.complete(job, "x"));
+    strictEqual(await q.prune(3_600), 0, "nothing is an hour old");
+    await sleep(1_100);
+    strictEqual(await q.prune(1), 2, "a done and a queued job, both past a 1 s retention");
+    deepStrictEqual(await q.jobs("old"), []);
+  });
+});

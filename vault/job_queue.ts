@@ -56,6 +56,11 @@ export const JOB_ATTEMPTS_MAX = 100;
 export const JOB_LEASE_S_MIN = 1;
 /** Longest lease, seconds. */
 export const JOB_LEASE_S_MAX = 3_600;
+/**
+ * Jobs older than this are deleted by {@link JobQueue.prune} whatever their status: a batch whose
+ * submitter died is never collected, and its rows must not pile up.
+ */
+export const JOB_RETENTION_S = 24 * 60 * 60;
 /** Longest stored error message, characters. */
 export const JOB_ERROR_CHARS_MAX = 2_000;
 /** Connections of a queue opened by {@link JobQueue.connect}. */
@@ -237,6 +242,7 @@ export class JobQueue {
           result BYTEA, error_code TEXT, error_message TEXT, done_by TEXT,
           created_at TIMESTAMPTZ NOT NULL DEFAULT now(), finished_at TIMESTAMPTZ,
           UNIQUE (batch, idx))`;
+        await tx`CREATE INDEX IF NOT EXISTS jobs_created ON ${t("jobs")} (created_at)`;
         await tx`CREATE INDEX IF NOT EXISTS jobs_open ON ${
           t("jobs")
         } (id) WHERE status IN ('queued', 'running')`;
@@ -544,6 +550,26 @@ export class JobQueue {
   async cancel(batch: string): Promise<number> {
     return await this.#run(`Cannot cancel batch ${batch}`, async () => {
       const r = await this.#sql`DELETE FROM ${this.#t("jobs")} WHERE batch = ${batch}`;
+      return r.count;
+    });
+  }
+
+  /**
+   * Deletes jobs created more than `olderThanS` seconds ago, whatever their status (their submitter has
+   * long stopped waiting), and workers not seen for as long.
+   *
+   * @returns How many jobs were deleted.
+   * @throws {VaultError} `VAULT_BACKEND` when the database fails.
+   */
+  async prune(olderThanS: number = JOB_RETENTION_S): Promise<number> {
+    if (!(olderThanS >= 0)) {
+      throw new RangeError(`Cannot prune jobs as 'olderThanS' must be >= 0: current value is ${olderThanS}`);
+    }
+    return await this.#run("Cannot prune old jobs", async () => {
+      const r = await this.#sql`
+        DELETE FROM ${this.#t("jobs")} WHERE created_at < now() - make_interval(secs => ${olderThanS})`;
+      await this.#sql`
+        DELETE FROM ${this.#t("job_workers")} WHERE seen_at < now() - make_interval(secs => ${olderThanS})`;
       return r.count;
     });
   }

@@ -64,6 +64,7 @@ export {
   JOB_LEASE_S_MIN,
   JOB_PAYLOAD_BYTES_MAX,
   JOB_RESULT_BYTES_MAX,
+  JOB_RETENTION_S,
   type JobOutcome,
   JobQueue,
   type JobRow,
