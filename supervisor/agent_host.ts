@@ -78,7 +78,10 @@ export interface HostDeps {
 interface Inflight {
   resolve: (a: InvokeAnswer) => void;
   reject: (e: Error) => void;
-  /** When the invoke times out (checked by the heartbeat, so up to one interval late). */
+  /**
+   * When the invoke times out (checked by the heartbeat, so up to one interval late): set once it is the
+   * oldest in flight, i.e. running, so a long queue does not time out healthy sandboxes.
+   */
   deadline: number;
   requestId: string;
   input: unknown;
@@ -454,7 +457,8 @@ export class AgentHost {
       this.#inflight.set(id, {
         resolve,
         reject,
-        deadline: this.#now() + (this.#deps.invokeTimeoutMs ?? INVOKE_TIMEOUT_MS),
+        // The sandbox runs invokes one at a time: the clock starts when this one reaches the head.
+        deadline: this.#inflight.size === 0 ? this.#now() + this.#invokeTimeoutMs() : Infinity,
         requestId: options.requestId,
         input,
         idempotencyKey: options.idempotencyKey,
@@ -486,6 +490,18 @@ export class AgentHost {
       };
       this.#waiters.push(wake);
     });
+  }
+
+  #invokeTimeoutMs(): number {
+    return this.#deps.invokeTimeoutMs ?? INVOKE_TIMEOUT_MS;
+  }
+
+  /** Starts the clock of the invoke now at the head of the sandbox's queue. */
+  #startHead(): void {
+    const head = this.#inflight.values().next().value;
+    if (head !== undefined && head.deadline === Infinity) {
+      head.deadline = this.#now() + this.#invokeTimeoutMs();
+    }
   }
 
   #timeout(channel: SandboxChannel, id: number): void {
@@ -538,6 +554,7 @@ export class AgentHost {
     const entry = this.#inflight.get(msg.id);
     if (entry === undefined) return; // Timed out already.
     this.#inflight.delete(msg.id);
+    this.#startHead();
     const labels = { agent: this.name, version: this.version };
     const seconds = (performance.now() - entry.started) / 1000;
     if (msg.error !== undefined) {

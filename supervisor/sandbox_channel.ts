@@ -107,6 +107,8 @@ export class SandboxChannel {
     // The process may still run with its stdout closed: make sure it is gone before reporting.
     this.process.kill(this.#closeReason);
     const exit = await this.process.exited;
+    // Close our end of its stdin too, or one pipe descriptor leaks per sandbox that ends.
+    await this.#writer.abort().catch(() => {});
     const close = { reason: this.#closeReason, exit, stderr: this.process.stderrTail() };
     this.#handlers.onClose(close);
     return close;
