@@ -332,17 +332,17 @@ function sandboxLine(
     "/usr",
     "/usr",
     ...rootLinks(),
-    "--ro-bind",
-    toolchainDir,
-    toolchainDir,
-    // Zig finds its lib directory through /proc/self/exe. The private /tmp comes before the work
-    // directory's bind, which usually lives under the host's /tmp.
+    // Zig finds its lib directory through /proc/self/exe. The private /tmp comes before every bind that
+    // may live under the host's /tmp (the work directory, and the toolchain when the checkout is there).
     "--proc",
     "/proc",
     "--dev",
     "/dev",
     "--tmpfs",
     "/tmp",
+    "--ro-bind",
+    toolchainDir,
+    toolchainDir,
     "--bind",
     workDir,
     workDir,
