@@ -28,6 +28,11 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Echo to stderr: human format on a TTY, JSON otherwise. @default true */
   console?: boolean;
+  /**
+   * Lowest level echoed to stderr. Every line is in the file already; off a terminal (a service, a pipe)
+   * echoing each request line would cost a write per request. @default level on a TTY, "warn" otherwise
+   */
+  consoleLevel?: LogLevel;
   /** Rotation size. @default LOG_FILE_BYTES_MAX */
   fileBytesMax?: number;
 }
@@ -40,6 +45,7 @@ export class Logger {
   readonly #path: string | undefined;
   readonly #level: number;
   readonly #console: boolean;
+  readonly #consoleLevel: number;
   readonly #tty: boolean;
   readonly #fileBytesMax: number;
   #file: Deno.FsFile | undefined;
@@ -53,6 +59,7 @@ export class Logger {
     this.#level = LEVELS[options.level ?? "info"];
     this.#console = options.console ?? true;
     this.#tty = Deno.stderr.isTerminal();
+    this.#consoleLevel = LEVELS[options.consoleLevel ?? (this.#tty ? options.level ?? "info" : "warn")];
     this.#fileBytesMax = options.fileBytesMax ?? LOG_FILE_BYTES_MAX;
     if (options.dir !== undefined) {
       Deno.mkdirSync(options.dir, { recursive: true });
@@ -98,7 +105,7 @@ export class Logger {
         Deno.unrefTimer(this.#timer);
       }
     }
-    if (this.#console) {
+    if (this.#console && LEVELS[level] >= this.#consoleLevel) {
       const text = this.#tty ? human(level, msg, fields) : line;
       Deno.stderr.writeSync(this.#encoder.encode(text));
     }
