@@ -207,6 +207,7 @@ export class AgentHost {
   #pendingKeys = new Map<string, Promise<InvokeAnswer>>();
   #lastAppend: Promise<unknown> = Promise.resolve();
   #lastFrameAt = 0;
+  #lastBeatAt = Date.now();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #pingN = 0;
   #recordsSinceCheckpoint = 0;
@@ -766,6 +767,11 @@ export class AgentHost {
     const channel = this.#channel;
     if (this.#status !== "ready" || channel === undefined) return;
     const now = this.#now();
+    // This timer itself ran late: the supervisor's event loop was starved, so a pong may sit unread in
+    // the pipe. Judge the sandbox only on rounds where the supervisor kept time.
+    const starved = now - this.#lastBeatAt > HEARTBEAT_INTERVAL_MS * 2;
+    this.#lastBeatAt = now;
+    if (starved) this.#lastFrameAt = now;
     if (this.#inflight.size > 0) {
       // A busy sandbox is bounded by the invoke timeout instead of the heartbeat. One timer for all
       // invokes, not one each: a deadline is checked here, at most an interval late.
