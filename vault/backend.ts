@@ -28,6 +28,19 @@ export interface CheckpointListing extends Omit<CheckpointRow, "blob"> {
   bytes: number;
 }
 
+/** A checkpoint listing from a database row of either backend (column names as in both schemas). */
+export function listingFromRow(r: Record<string, unknown>): CheckpointListing {
+  return {
+    agent: String(r.agent),
+    id: String(r.id),
+    seq: Number(r.seq),
+    kind: r.kind as CheckpointRow["kind"],
+    base_id: r.base_id === null ? null : String(r.base_id),
+    created_ms: Number(r.created_ms),
+    bytes: Number(r.bytes),
+  };
+}
+
 /** One key-value pair. */
 export interface KvEntry {
   key: string;

@@ -15,6 +15,7 @@ import {
   encodeKvValue,
   type KvEntry,
   type KvListOptions,
+  listingFromRow,
   listLimit,
   redact,
 } from "./backend.ts";
@@ -124,15 +125,7 @@ export class PostgresBackend implements Backend {
         SELECT agent, id, seq, kind, base_id, created_ms, octet_length(blob) AS bytes
         FROM ${this.#t("checkpoints")} WHERE agent = ${agent}
         ORDER BY seq DESC, created_ms DESC, id DESC LIMIT ${limit}`;
-      return rows.map((r) => ({
-        agent: String(r.agent),
-        id: String(r.id),
-        seq: Number(r.seq),
-        kind: r.kind as CheckpointRow["kind"],
-        base_id: r.base_id === null ? null : String(r.base_id),
-        created_ms: Number(r.created_ms),
-        bytes: Number(r.bytes),
-      }));
+      return rows.map(listingFromRow);
     });
   }
 

@@ -16,6 +16,7 @@ import {
   encodeKvValue,
   type KvEntry,
   type KvListOptions,
+  listingFromRow,
   listLimit,
 } from "./backend.ts";
 import { CHECKPOINTS_LISTED_MAX } from "./limits.ts";
@@ -98,15 +99,7 @@ export class SqliteBackend implements Backend {
         `SELECT agent, id, seq, kind, base_id, created_ms, length(blob) AS bytes FROM checkpoints
          WHERE agent = ? ORDER BY seq DESC, created_ms DESC, id DESC LIMIT ?`,
       ).all(agent, limit) as Row[];
-      return rows.map((r) => ({
-        agent: String(r.agent),
-        id: String(r.id),
-        seq: Number(r.seq),
-        kind: r.kind as CheckpointRow["kind"],
-        base_id: r.base_id === null ? null : String(r.base_id),
-        created_ms: Number(r.created_ms),
-        bytes: Number(r.bytes),
-      }));
+      return rows.map(listingFromRow);
     });
   }
 
