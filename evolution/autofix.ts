@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { runBlueTeam } from "./blue_team.ts";
+import { patchWithFinds } from "./blue_team.ts";
 import type { CoevolutionHost, SubmitOutcome } from "./coevolution.ts";
 import { SandboxEvaluator } from "./evaluator.ts";
 import { features, keyOf, normalizeMessage, shapeKey, sizeOf } from "./input_shape.ts";
@@ -241,20 +241,14 @@ export async function runAutofix(o: AutofixOptions): Promise<AutofixReport> {
   if (records.length === 0) {
     return { ...base, fix: null, reason: "the failures do not reproduce against the live version" };
   }
-  await o.host.regressions.add(records);
-  const all = await o.host.regressions.list(o.agent);
-  const blue = await runBlueTeam({
-    source: live.source,
-    records: all,
-    typeCheck: o.typeCheck,
-    seed: o.seed ?? 1,
-    generations: o.generations,
-    populationSize: o.populationSize,
-    llm: o.llm,
-    llmTask: `The agent fails in production: ${root.text}. ` +
+  const { blue, records: all } = await patchWithFinds(
+    o,
+    live.source,
+    records,
+    `The agent fails in production: ${root.text}. ` +
       `Failing inputs: ${reproduced.map((r) => JSON.stringify(r.input)).join(", ").slice(0, 600)}. ` +
       `Fix the cause, keep every other answer the same.`,
-  });
+  );
   if (blue.candidate === null) {
     return { ...base, fix: { candidate: null, reason: blue.reason }, reason: blue.reason };
   }

@@ -35,7 +35,7 @@ import { generate, inferShape, keyOf, mutateInput, subPrng, subSeed } from "./in
 import { EVAL_REPEATS_FINAL } from "./limits.ts";
 import type { LlmMutator } from "./llm_mutator.ts";
 import { answersCase, attack } from "./red_team.ts";
-import { literalEvalCases, type RegressionRecord, toCases } from "./regressions.ts";
+import { literalEvalCases, type RegressionRecord, type RegressionStore, toCases } from "./regressions.ts";
 import type { TypeDiagnostic } from "./typecheck.ts";
 
 /** Fresh inputs tried per fixed case in the held-out check. */
@@ -317,6 +317,44 @@ export interface BlueTeamResult {
  * @param o The live source, the regression records, the engine's bounds.
  * @returns The candidate to submit (or why there is none), with the evidence.
  */
+/** What a learning loop (auto-fix, feedback) hands over to patch an agent against what it found. */
+export interface PatchContext {
+  agent: string;
+  host: { regressions: Pick<RegressionStore, "add" | "list"> };
+  typeCheck: ((source: string) => TypeDiagnostic[]) | null;
+  /** @default 1 */
+  seed?: string | number;
+  generations?: number;
+  populationSize?: number;
+  llm?: LlmMutator | null;
+}
+
+/**
+ * Keeps `finds` in the agent's regression set for good, then runs the blue team against the whole set.
+ *
+ * @returns The blue team's result and the regression set it ran against.
+ */
+export async function patchWithFinds(
+  o: PatchContext,
+  source: string,
+  finds: RegressionRecord[],
+  llmTask?: string,
+): Promise<{ blue: BlueTeamResult; records: RegressionRecord[] }> {
+  await o.host.regressions.add(finds);
+  const records = await o.host.regressions.list(o.agent);
+  const blue = await runBlueTeam({
+    source,
+    records,
+    typeCheck: o.typeCheck,
+    seed: o.seed ?? 1,
+    generations: o.generations,
+    populationSize: o.populationSize,
+    llm: o.llm,
+    llmTask,
+  });
+  return { blue, records };
+}
+
 export async function runBlueTeam(o: BlueTeamOptions): Promise<BlueTeamResult> {
   const cases = [...toCases(o.records), ...(o.extraCases ?? [])];
   const failing = cases.map((c) => c.input);

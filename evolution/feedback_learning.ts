@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { runBlueTeam } from "./blue_team.ts";
+import { patchWithFinds } from "./blue_team.ts";
 import type { CoevolutionHost, SubmitOutcome } from "./coevolution.ts";
 import type { RegressionCase } from "./eval_result.ts";
 import { SandboxEvaluator } from "./evaluator.ts";
@@ -334,17 +334,7 @@ export async function runFeedbackLearning(o: FeedbackLearningOptions): Promise<F
   if (open.length === 0) {
     return none("the live version already answers the disliked inputs differently", hypothesis);
   }
-  await o.host.regressions.add(records);
-  const all = await o.host.regressions.list(o.agent);
-  const blue = await runBlueTeam({
-    source: live.source,
-    records: all,
-    typeCheck: o.typeCheck,
-    seed: o.seed ?? 1,
-    generations: o.generations,
-    populationSize: o.populationSize,
-    llm: o.llm,
-  });
+  const { blue, records: all } = await patchWithFinds(o, live.source, records);
   if (blue.candidate === null) return none(`no candidate: ${blue.reason}`, hypothesis);
   const candidate = await o.host.submit(blue.candidate, blue.operator === "llm" ? "llm" : "feedback", {
     feedback: {
