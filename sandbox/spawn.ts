@@ -17,7 +17,7 @@
  * @module
  */
 import { assert } from "../protocol/mod.ts";
-import { SandboxCgroup } from "./cgroup.ts";
+import { backgroundCpuGroup, type CpuClass, SandboxCgroup } from "./cgroup.ts";
 import { denoBinary, findBwrap, JAIL_DENO_PATH, jailArgs } from "./jail.ts";
 import { seccompFilterPath } from "./seccomp.ts";
 import {
@@ -58,6 +58,13 @@ export interface SandboxLimits {
   wallMs?: number;
   /** Scheduling niceness (0–19) so the supervisor wins scarce cores; 0 runs at the supervisor's. @default 10 */
   nice?: number;
+  /**
+   * CPU class. `background` (shadows) joins one shared CPU group that runs only on cycles nothing else
+   * wants (`cpu.idle`, see sandbox/cgroup.ts): niceness alone does not do that, because bubblewrap's new
+   * session puts each jail in its own autogroup, where niceness only ranks a group's own tasks.
+   * @default "normal"
+   */
+  cpu?: CpuClass;
 }
 
 /** What to run and how. */
@@ -276,8 +283,11 @@ function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null
   nicePath ??= findTool("nice");
   const nice = l.nice ?? SANDBOX_NICE;
   if (nicePath && nice > 0) line = [nicePath, "-n", String(nice), ...line];
-  if (cgroup || filter) {
-    line = ["/bin/sh", "-c", START_SCRIPT, "sh", ...(cgroup?.procsFiles ?? []), "--", filter ?? "-", ...line];
+  const groups = [...(cgroup?.procsFiles ?? [])];
+  const background = l.cpu === "background" ? backgroundCpuGroup() : null;
+  if (background && !groups.includes(background)) groups.push(background);
+  if (groups.length > 0 || filter) {
+    line = ["/bin/sh", "-c", START_SCRIPT, "sh", ...groups, "--", filter ?? "-", ...line];
   }
   const env: Record<string, string> = { ...SANDBOX_ENV };
   if (workDir) env.DENO_DIR = `${workDir}/deno`;
@@ -297,7 +307,11 @@ export function spawnSandbox(spec: SandboxSpec): SandboxProcess {
   checkSpec(spec);
   const tier = effectiveTier(spec.tier);
   const limits = spec.limits;
-  const cgroup = SandboxCgroup.create({ memoryBytes: limits.memoryMb * MIB, tasksMax: tasksMax(limits) });
+  const cgroup = SandboxCgroup.create({
+    memoryBytes: limits.memoryMb * MIB,
+    tasksMax: tasksMax(limits),
+    cpu: limits.cpu ?? "normal",
+  });
   const workDir = tier === "jail" ? null : Deno.makeTempDirSync({ prefix: "o-sbx-" });
   const { line, env, cwd } = commandLine(spec, tier, cgroup, workDir);
   let child: Deno.ChildProcess;

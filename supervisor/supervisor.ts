@@ -262,7 +262,8 @@ export class Supervisor {
 
   /**
    * Spawns one sandbox for agent code. Live agents run in the configured tier at the supervisor's
-   * priority; shadows always run jailed and niced, so they yield the cores to live traffic.
+   * priority; shadows always run jailed, niced and in the background CPU class, so they run only on cycles
+   * live traffic leaves.
    */
   spawn(role: "live" | "shadow" = "live"): SandboxProcess {
     const limits = this.#opts.limits ?? AGENT_LIMITS_DEFAULT;
@@ -271,7 +272,7 @@ export class Supervisor {
       importMap: join(PROJECT_ROOT, "agent", "import_map.json"),
       readDirs: [join(PROJECT_ROOT, "agent"), join(PROJECT_ROOT, "protocol")],
       tier: role === "live" ? this.#opts.tier : "jail",
-      limits: role === "live" ? { ...limits, nice: 0 } : { ...limits, nice: SHADOW_NICE },
+      limits: role === "live" ? { ...limits, nice: 0 } : { ...limits, nice: SHADOW_NICE, cpu: "background" },
     });
   }
 

@@ -191,6 +191,22 @@ export function niceness(pid: number): number | null {
   }
 }
 
+/**
+ * The cgroup v1 `cpu` group a process is in and that group's `cpu.idle` (null where there is no v1 `cpu`
+ * hierarchy, or the process is gone).
+ */
+export function cpuGroup(pid: number): { path: string; idle: boolean } | null {
+  try {
+    for (const line of Deno.readTextFileSync(`/proc/${pid}/cgroup`).split("\n")) {
+      const [, controllers, path] = line.split(":");
+      if (!controllers?.split(",").includes("cpu")) continue;
+      const idle = Deno.readTextFileSync(`/sys/fs/cgroup/cpu${path === "/" ? "" : path}/cpu.idle`).trim();
+      return { path, idle: idle === "1" };
+    }
+  } catch { /* gone, or no cpu hierarchy */ }
+  return null;
+}
+
 /** RSS of each shadow's process tree, bytes (0 for one not running). */
 export function shadowRss(shadows: readonly Shadow[]): number[] {
   const pids = shadows.map((s) => s.host.pid ?? -1);

@@ -10,7 +10,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { descendants } from "../observability/mod.ts";
 import { percentile } from "../bench/_util.ts";
-import { drive, hogAgent, niceness, sandboxMemory, shadowRss, startFleet } from "./stress_fleet.ts";
+import { cpuGroup, drive, hogAgent, niceness, sandboxMemory, shadowRss, startFleet } from "./stress_fleet.ts";
 
 const SHADOWS = 100;
 /** Each sandbox's memory bound (live and shadows), MiB. */
@@ -32,13 +32,21 @@ Deno.test("100 shadows run at once within their memory quotas while the live age
     strictEqual(fleet.supervisor.splitter.count("fleet"), SHADOWS);
     console.log(`${SHADOWS} shadows started in ${Math.round(startMs)} ms`);
 
-    // Jailed and niced: every shadow runs under bubblewrap at niceness 10; the live sandbox at 0.
+    // Jailed, niced and idle-class: every shadow runs under bubblewrap at niceness 10 in the shared
+    // background CPU group (cpu.idle); the live sandbox at 0 outside it. Niceness alone would not do:
+    // each jail is its own autogroup (bwrap --new-session), and autogroups share the CPU equally.
+    const liveCpu = cpuGroup(fleet.live.pid!);
     for (const s of fleet.shadows) {
       const pid = s.host.pid!;
       ok(Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("bwrap"), `shadow ${s.spec.id} is jailed`);
       strictEqual(niceness(pid), 10, `shadow ${s.spec.id} is niced`);
+      const cpu = cpuGroup(pid);
+      if (liveCpu !== null) {
+        ok(cpu?.path.endsWith("/o-background") && cpu.idle, `shadow ${s.spec.id} is idle-class`);
+      }
     }
     strictEqual(niceness(fleet.live.pid!), 0, "the live sandbox is not niced");
+    if (liveCpu !== null) strictEqual(liveCpu.idle, false, "the live sandbox is not idle-class");
 
     // Load, with memory sampled while it runs.
     const peaks = new Map<string, number>();
