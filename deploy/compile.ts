@@ -15,7 +15,9 @@ if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
   );
   Deno.exit(0);
 }
-const includes = ["agent", "protocol", "sandbox", "examples", "web"].flatMap((
+// Directories read at run time, and the shadow thread's Worker entry (deno compile only embeds modules it
+// can see imported; a Worker's URL is not an import).
+const includes = ["agent", "protocol", "sandbox", "examples", "web", "supervisor/shadow_thread.ts"].flatMap((
   d,
 ) => ["--include", join(ROOT, d)]);
 const out = await new Deno.Command(Deno.execPath(), {

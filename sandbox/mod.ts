@@ -35,6 +35,7 @@
  *
  * @module
  */
+export { backgroundCpuGroup, type CpuClass } from "./cgroup.ts";
 export {
   AGENT_LIMITS_DEFAULT,
   effectiveTier,

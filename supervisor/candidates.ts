@@ -22,7 +22,7 @@ import type { AgentHost } from "./agent_host.ts";
 import { SupervisorError } from "./errors.ts";
 import { Lineage } from "./lineage.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
-import { type Comparison, Shadow, type ShadowDeps, type TrafficSplitter } from "./splitter.ts";
+import type { Comparison, Shadow, ShadowSpec, TrafficSplitter } from "./splitter.ts";
 
 /** Candidates waiting per agent; one more is refused with 429. */
 export const CANDIDATE_QUEUE_MAX = 32;
@@ -69,7 +69,8 @@ export interface CandidateRecord {
 export interface CandidateDeps {
   hosts: () => ReadonlyMap<string, AgentHost>;
   splitter: TrafficSplitter;
-  shadowDeps: ShadowDeps;
+  /** Starts a shadow (in the supervisor's shadow thread). */
+  startShadow: (spec: ShadowSpec) => Promise<Shadow>;
   evaluator: Evaluator;
   /** An evaluator that uses exactly a call's regression cases (no agent set added), for judging. */
   exactEvaluator?: Evaluator;
@@ -312,14 +313,14 @@ export class CandidateManager {
 
   async #startShadow(host: AgentHost, record: CandidateRecord, source: string): Promise<Shadow> {
     const { snapshot, seq } = await host.durableState();
-    const shadow = await Shadow.start({
+    const shadow = await this.#deps.startShadow({
       id: record.id,
       agent: record.agent,
       source,
       version: record.version,
       start: { snapshot, seq, history: [] },
       tools: host.info.tools,
-    }, this.#deps.shadowDeps);
+    });
     this.#deps.splitter.add(shadow);
     return shadow;
   }

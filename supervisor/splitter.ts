@@ -4,15 +4,20 @@
  * (no tool side effect: recorded answers or pure tools only). The splitter mirrors a share of live invokes
  * to the shadows after the live answer is sent — never on the answer's path — and records comparisons.
  *
+ * Shadows live in the shadow thread (./shadow_thread.ts), an idle-class Worker: there a
+ * {@link ShadowRunner} drives each one. The main thread holds a {@link Shadow} handle per shadow, fed
+ * with comparisons by its {@link ShadowThread}.
+ *
  * @module
  */
 import { deepEqual, type HistoryEntry, type Snapshot } from "../protocol/mod.ts";
-import type { Broker, Grant, SandboxProcess } from "../sandbox/mod.ts";
+import type { Broker, Grant, SandboxProcess, SandboxSpec, ToolAudit } from "../sandbox/mod.ts";
 import type { Logger } from "../observability/mod.ts";
 import { AgentHost, type AnsweredInvoke } from "./agent_host.ts";
 import { EphemeralVault } from "./ephemeral_vault.ts";
 import { SupervisorError } from "./errors.ts";
 import type { HostMetrics } from "./host_deps.ts";
+import type { ShadowEvent, ToShadowThread } from "./shadow_thread.ts";
 
 /** Most shadows of one agent at once. */
 export const SHADOWS_PER_AGENT_MAX = 100;
@@ -50,7 +55,7 @@ export interface ShadowSpec {
   tools: readonly string[];
 }
 
-/** Dependencies of shadows. */
+/** Dependencies of a {@link ShadowRunner}. */
 export interface ShadowDeps {
   spawn: () => SandboxProcess;
   broker: Broker;
@@ -58,11 +63,10 @@ export interface ShadowDeps {
   metrics: HostMetrics;
 }
 
-/** One running shadow and what it has shown. */
-export class Shadow {
+/** One running shadow, inside the shadow thread: its host and the tool answers recorded for it. */
+export class ShadowRunner {
   readonly spec: ShadowSpec;
   readonly host: AgentHost;
-  readonly comparisons: Comparison[] = [];
   readonly #recorded: Map<string, unknown>;
   #queued = 0;
   dropped = 0;
@@ -74,7 +78,7 @@ export class Shadow {
   }
 
   /** Starts a shadow. @throws {SupervisorError} `AGENT_LOAD_FAILED` when its code does not load. */
-  static async start(spec: ShadowSpec, deps: ShadowDeps): Promise<Shadow> {
+  static async start(spec: ShadowSpec, deps: ShadowDeps): Promise<ShadowRunner> {
     const recorded = new Map<string, unknown>();
     const grant: Grant = { tools: spec.tools, mode: "shadow", recorded };
     const vault = new EphemeralVault(spec.start);
@@ -88,7 +92,7 @@ export class Shadow {
       grant,
       warmStandby: false,
     });
-    return new Shadow(spec, host, recorded);
+    return new ShadowRunner(spec, host, recorded);
   }
 
   /** Adds recorded tool answers (from the live invoke being mirrored). */
@@ -139,14 +143,226 @@ export class Shadow {
     } finally {
       this.#queued--;
     }
-    this.comparisons.push(comparison);
-    if (this.comparisons.length > COMPARISONS_MAX) this.comparisons.shift();
     return comparison;
   }
 
   /** Stops the shadow's sandbox. */
   stop(): Promise<void> {
     return this.host.stop(200);
+  }
+}
+
+/** A running shadow as the main thread sees it: its spec, what it has shown, and a way to stop it. */
+export class Shadow {
+  readonly spec: ShadowSpec;
+  readonly comparisons: Comparison[] = [];
+  /** Mirrored inputs dropped because the shadow's queue was full. */
+  dropped = 0;
+  /** The shadow's sandbox as last reported: pid (undefined while restarting) and restarts. */
+  readonly host: { pid: number | undefined; restarts: number };
+  readonly #thread: ShadowThread;
+
+  constructor(spec: ShadowSpec, thread: ShadowThread, pid: number | undefined) {
+    this.spec = spec;
+    this.#thread = thread;
+    this.host = { pid, restarts: 0 };
+  }
+
+  /** The thread hosting the shadow. */
+  get thread(): ShadowThread {
+    return this.#thread;
+  }
+
+  /** @internal Takes one comparison reported by the thread. */
+  reported(e: Extract<ShadowEvent, { op: "compared" }>): void {
+    this.comparisons.push(e.comparison);
+    if (this.comparisons.length > COMPARISONS_MAX) this.comparisons.shift();
+    this.dropped = e.dropped;
+    this.host.pid = e.pid;
+    this.host.restarts = e.restarts;
+  }
+
+  /** Stops the shadow's sandbox. */
+  stop(): Promise<void> {
+    return this.#thread.stop(this.spec.id);
+  }
+}
+
+/** What the shadow thread reports to the main thread. */
+export interface ShadowThreadSinks {
+  log: Logger;
+  metrics: HostMetrics;
+  audit: (entry: ToolAudit) => void;
+}
+
+/**
+ * The main thread's side of the shadow thread: starts it (lazily, on the first shadow), starts and stops
+ * shadows in it, posts mirrored answers and routes what it reports back.
+ */
+export class ShadowThread {
+  readonly #spawn: SandboxSpec;
+  readonly #poolSize: number;
+  readonly #sinks: ShadowThreadSinks;
+  #worker: Worker | undefined;
+  #ready: Promise<void> | undefined;
+  readonly #shadows = new Map<string, Shadow>();
+  readonly #starting = new Map<
+    string,
+    { spec: ShadowSpec; resolve: (s: Shadow) => void; reject: (e: Error) => void }
+  >();
+  readonly #stopping = new Map<string, () => void>();
+  #closing: (() => void) | undefined;
+  /** Whether the thread runs idle-class (known once it has started). */
+  cpu: "idle" | "normal" | "unknown" = "unknown";
+
+  /**
+   * @param spawn What one shadow sandbox runs (always the jail tier, background CPU class).
+   * @param poolSize Shadow sandboxes kept started in the thread, waiting for candidate code.
+   * @param sinks Where the thread's log lines, metrics and tool audits go.
+   */
+  constructor(spawn: SandboxSpec, poolSize: number, sinks: ShadowThreadSinks) {
+    this.#spawn = spawn;
+    this.#poolSize = poolSize;
+    this.#sinks = sinks;
+  }
+
+  /** Starts a shadow. @throws {SupervisorError} `AGENT_LOAD_FAILED` when its code does not load. */
+  async start(spec: ShadowSpec): Promise<Shadow> {
+    await this.#open();
+    if (this.#starting.has(spec.id) || this.#shadows.has(spec.id)) {
+      throw new SupervisorError("INTERNAL", `Cannot start shadow '${spec.id}': one with that id is running`);
+    }
+    return await new Promise<Shadow>((resolve, reject) => {
+      this.#starting.set(spec.id, { spec, resolve, reject });
+      this.#send({ op: "start", spec });
+    });
+  }
+
+  /** Mirrors one answered live invoke to some of the thread's shadows. */
+  mirror(answer: AnsweredInvoke, shadows: readonly Shadow[]): void {
+    if (this.#worker === undefined || shadows.length === 0) return;
+    this.#send({
+      op: "mirror",
+      ids: shadows.map((s) => s.spec.id),
+      requestId: answer.requestId,
+      input: answer.input,
+      output: answer.output,
+      ms: answer.ms,
+      tools: [...answer.tools],
+    });
+  }
+
+  /** Stops one shadow; resolves once its sandbox is gone. */
+  stop(id: string): Promise<void> {
+    if (this.#worker === undefined || !this.#shadows.has(id)) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#stopping.set(id, resolve);
+      this.#send({ op: "stop", id });
+    });
+  }
+
+  /** Stops every shadow and the thread. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    await this.#ready?.catch(() => {});
+    await new Promise<void>((resolve) => {
+      this.#closing = resolve;
+      this.#send({ op: "close" });
+    });
+    worker.terminate();
+    this.#worker = undefined;
+    this.#ready = undefined;
+  }
+
+  #send(m: ToShadowThread): void {
+    this.#worker!.postMessage(m);
+  }
+
+  #open(): Promise<void> {
+    if (this.#ready !== undefined) return this.#ready;
+    const worker = new Worker(new URL("./shadow_thread.ts", import.meta.url), { type: "module" });
+    this.#worker = worker;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<ShadowEvent[]>) => {
+        for (const event of e.data) {
+          if (event.op === "ready") {
+            this.cpu = event.cpu;
+            if (event.cpu !== "idle") {
+              this.#sinks.log.warn("shadow thread runs at normal priority: shadows may slow live requests", {
+                why: event.why,
+              });
+            }
+            resolve();
+          } else this.#on(event);
+        }
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        const error = new SupervisorError("INTERNAL", `The shadow thread failed: ${e.message}`);
+        this.#sinks.log.error("shadow thread failed; its shadows are gone", { error: e.message });
+        reject(error);
+        this.#fail(error);
+      };
+    });
+    this.#send({ op: "init", spawn: this.#spawn, poolSize: this.#poolSize });
+    return this.#ready;
+  }
+
+  /** The thread died: every waiting call fails, every shadow is gone; the next start opens a new one. */
+  #fail(error: Error): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    this.#ready = undefined;
+    for (const p of this.#starting.values()) p.reject(error);
+    this.#starting.clear();
+    for (const resolve of this.#stopping.values()) resolve();
+    this.#stopping.clear();
+    this.#shadows.clear();
+    this.#closing?.();
+  }
+
+  #on(event: ShadowEvent): void {
+    switch (event.op) {
+      case "started": {
+        const pending = this.#starting.get(event.id);
+        this.#starting.delete(event.id);
+        if (pending === undefined) return;
+        const shadow = new Shadow(pending.spec, this, event.pid);
+        this.#shadows.set(event.id, shadow);
+        return pending.resolve(shadow);
+      }
+      case "failed": {
+        const pending = this.#starting.get(event.id);
+        this.#starting.delete(event.id);
+        return pending?.reject(new SupervisorError(event.code, event.message));
+      }
+      case "compared":
+        return this.#shadows.get(event.id)?.reported(event);
+      case "stopped": {
+        this.#shadows.delete(event.id);
+        const resolve = this.#stopping.get(event.id);
+        this.#stopping.delete(event.id);
+        return resolve?.();
+      }
+      case "closed":
+        this.#shadows.clear();
+        return this.#closing?.();
+      case "log":
+        return this.#sinks.log.log(event.level, event.msg, event.fields);
+      case "invoked":
+        return this.#sinks.metrics.invoked(
+          { agent: event.agent, version: event.version },
+          event.outcome,
+          event.seconds,
+        );
+      case "restarted":
+        return this.#sinks.metrics.restarted({ agent: event.agent });
+      case "audit":
+        return this.#sinks.audit(event.entry);
+      case "ready":
+        return;
+    }
   }
 }
 
@@ -182,6 +398,7 @@ export class TrafficSplitter {
    */
   add(shadow: Shadow): void {
     const agent = shadow.spec.agent;
+    if (this.#shadows.get(agent)?.get(shadow.spec.id) === shadow) return;
     if (this.count(agent) >= SHADOWS_PER_AGENT_MAX || this.count() >= SHADOWS_MAX) {
       throw new SupervisorError(
         "SHADOWS_FULL",
@@ -216,16 +433,14 @@ export class TrafficSplitter {
     const set = this.#shadows.get(answer.agent);
     if (set === undefined || set.size === 0) return;
     setTimeout(() => {
+      const chosen = new Map<ShadowThread, Shadow[]>();
       for (const shadow of set.values()) {
         if (this.#random() >= this.share) continue;
-        shadow.record(answer.tools);
-        void shadow.compare(
-          answer.requestId,
-          answer.input,
-          { output: answer.output, ms: answer.ms },
-          "mirror",
-        );
+        const list = chosen.get(shadow.thread);
+        if (list === undefined) chosen.set(shadow.thread, [shadow]);
+        else list.push(shadow);
       }
+      for (const [thread, shadows] of chosen) thread.mirror(answer, shadows);
     }, 0);
   }
 }

@@ -16,9 +16,10 @@ import {
   prefilter,
   type SandboxLimits,
   type SandboxProcess,
+  type SandboxSpec,
   spawnSandbox,
   type Tier,
-  WarmPool,
+  type ToolAudit,
 } from "../sandbox/mod.ts";
 import { type Logger, processTreeRss, withSpan } from "../observability/mod.ts";
 import type { AgentRecord } from "../vault/types.ts";
@@ -32,7 +33,7 @@ import {
   SHUTDOWN_GRACE_MS,
 } from "./limits.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
-import { TrafficSplitter } from "./splitter.ts";
+import { ShadowThread, TrafficSplitter } from "./splitter.ts";
 import { CandidateManager } from "./candidates.ts";
 import { Lineage } from "./lineage.ts";
 import { HEALTH_SAMPLE_MS, HealthMonitor } from "./health_monitor.ts";
@@ -126,6 +127,8 @@ export class Supervisor {
   readonly #broker: Broker;
   /** Mirrors live traffic to shadows. */
   readonly splitter: TrafficSplitter = new TrafficSplitter();
+  /** The idle-class thread every shadow runs in (started with the first shadow). */
+  readonly shadows: ShadowThread;
   readonly startedAt = Date.now();
   /** Every version of every agent, with decisions. */
   readonly lineage: Lineage;
@@ -142,7 +145,6 @@ export class Supervisor {
   regressionCases: ((agent: string) => Promise<RegressionCase[]>) | null = null;
   #memoryTimer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
-  #pool: WarmPool | undefined;
   #checkpointTimer: ReturnType<typeof setInterval> | undefined;
   #checkpointing = new Set<string>();
   #evaluator: Evaluator & { close(): Promise<void> } | undefined;
@@ -150,20 +152,21 @@ export class Supervisor {
 
   constructor(options: SupervisorOptions) {
     this.#opts = options;
-    this.#broker = new Broker((entry) => {
+    const audit = (entry: ToolAudit) => {
       options.log.info("tool call", { ...entry, source: "broker" });
       options.metrics.toolCalled(entry.tool, entry.ok);
-    }, { wrap: withSpan, ...options.toolEngines });
+    };
+    this.#broker = new Broker(audit, { wrap: withSpan, ...options.toolEngines });
+    this.shadows = new ShadowThread(this.sandboxSpec("shadow"), SHADOW_POOL_SIZE, {
+      log: options.log,
+      metrics: this.monitor.recorder("shadow"),
+      audit,
+    });
     this.lineage = new Lineage(options.vault);
     this.candidates = new CandidateManager({
       hosts: () => this.#hosts,
       splitter: this.splitter,
-      shadowDeps: {
-        spawn: () => this.#shadowPool().takeReady() ?? this.spawn("shadow"),
-        broker: this.#broker,
-        log: options.log,
-        metrics: this.monitor.recorder("shadow"),
-      },
+      startShadow: (spec) => this.shadows.start(spec),
       evaluator: {
         // The jailed evaluator and the type checker are heavy: made on the first candidate.
         // The agent's regression set always applies; a call's own cases come after it.
@@ -239,12 +242,6 @@ export class Supervisor {
     }, Math.min(CHECKPOINT_CHECK_MS, periodMs));
   }
 
-  /** Started shadow sandboxes waiting for candidate code (made on the first candidate). */
-  #shadowPool(): WarmPool {
-    this.#pool ??= new WarmPool({ spawn: () => this.spawn("shadow"), size: SHADOW_POOL_SIZE });
-    return this.#pool;
-  }
-
   /** The regression set of the agent whose live source is `liveSource` (candidates are scored against it). */
   async #regressionFor(liveSource: string): Promise<RegressionCase[] | undefined> {
     const host = [...this.#hosts.values()].find((h) => h.source === liveSource);
@@ -266,14 +263,19 @@ export class Supervisor {
    * live traffic leaves.
    */
   spawn(role: "live" | "shadow" = "live"): SandboxProcess {
+    return spawnSandbox(this.sandboxSpec(role));
+  }
+
+  /** What {@link spawn} runs for a role. */
+  sandboxSpec(role: "live" | "shadow"): SandboxSpec {
     const limits = this.#opts.limits ?? AGENT_LIMITS_DEFAULT;
-    return spawnSandbox({
+    return {
       entry: join(PROJECT_ROOT, "agent", "sandbox_main.ts"),
       importMap: join(PROJECT_ROOT, "agent", "import_map.json"),
       readDirs: [join(PROJECT_ROOT, "agent"), join(PROJECT_ROOT, "protocol")],
       tier: role === "live" ? this.#opts.tier : "jail",
       limits: role === "live" ? { ...limits, nice: 0 } : { ...limits, nice: SHADOW_NICE, cpu: "background" },
-    });
+    };
   }
 
   /**
@@ -529,7 +531,7 @@ export class Supervisor {
     clearInterval(this.#memoryTimer);
     this.candidates.stop();
     await this.#evaluator?.close();
-    await this.#pool?.close();
+    await this.shadows.close();
     const hosts = [...this.#hosts.values()].reverse();
     await Promise.all(hosts.map((h) => h.stop(graceMs)));
     await this.#broker.close();

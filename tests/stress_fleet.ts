@@ -12,7 +12,7 @@ import { Logger, processTreeRss } from "../observability/mod.ts";
 import { AGENT_LIMITS_DEFAULT, type SandboxLimits } from "../sandbox/mod.ts";
 import { openVault, type Vault } from "../vault/mod.ts";
 import { type AgentHost, Supervisor, SupervisorMetrics } from "../supervisor/mod.ts";
-import { Shadow } from "../supervisor/splitter.ts";
+import type { Shadow } from "../supervisor/splitter.ts";
 
 /** The live agent: stateless, a little arithmetic per call (an answer is a pure function of the input). */
 export const FLEET_AGENT = `import { defineAgent } from "@o/agent";
@@ -66,23 +66,17 @@ export async function startFleet(options: { memoryMb: number }): Promise<Fleet> 
   const live = await supervisor.register(FLEET_AGENT, "dir");
   const shadows: Shadow[] = [];
   let counter = 0;
-  const deps = {
-    spawn: () => supervisor.spawn("shadow"),
-    broker: supervisor.broker,
-    log: new Logger({ console: false, level: "error" }),
-    metrics: supervisor.monitor.recorder("shadow"),
-  };
   const startOne = async (source: string): Promise<Shadow> => {
     const id = `s${++counter}`;
     const state = await live.durableState();
-    const shadow = await Shadow.start({
+    const shadow = await supervisor.shadows.start({
       id,
       agent: live.name,
       source,
       version: `1.0.0+${id}`,
       start: { snapshot: state.snapshot, seq: state.seq, history: [] },
       tools: [],
-    }, deps);
+    });
     supervisor.splitter.add(shadow);
     shadows.push(shadow);
     return shadow;
@@ -110,6 +104,7 @@ export async function startFleet(options: { memoryMb: number }): Promise<Fleet> 
       await Promise.all(gone.map((s) => s.stop()));
     },
     async stop() {
+      for (const s of shadows) supervisor.splitter.remove(s.spec.agent, s.spec.id);
       await Promise.all(shadows.splice(0).map((s) => s.stop()));
       await supervisor.stop(200);
       await vault.close();

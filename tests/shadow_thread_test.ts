@@ -1,0 +1,140 @@
+/**
+ * The shadow thread (supervisor/shadow_thread.ts): shadows run in an idle-class Worker of the supervisor,
+ * in jailed idle-class sandboxes; mirrored live answers reach them with live's recorded tool answers, so a
+ * shadow that makes the same side-effecting tool call answers from the record, and one that makes a
+ * different call is refused (no side effect from a shadow) and counted as failing; code that does not
+ * load is refused with `AGENT_LOAD_FAILED`; stopping the supervisor stops the thread and its sandboxes.
+ */
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
+import { join } from "node:path";
+import { Logger } from "../observability/mod.ts";
+import { AGENT_LIMITS_DEFAULT } from "../sandbox/mod.ts";
+import { openVault } from "../vault/mod.ts";
+import { Supervisor, SupervisorMetrics } from "../supervisor/mod.ts";
+import { cpuGroup } from "./stress_fleet.ts";
+
+const LIVE = `import { defineAgent } from "@o/agent";
+export default defineAgent({
+  name: "lookup",
+  version: "1.0.0",
+  tools: ["sql"],
+  handle: async (ctx) => {
+    const r = await ctx.tools.sql("SELECT ? * 2 AS v", [ctx.arg("n")]);
+    return { v: r.rows[0][0] };
+  },
+});
+`;
+/** Same answers, through a different (unrecorded) query: a shadow may not run it. */
+const OTHER_QUERY = LIVE.replace("SELECT ? * 2 AS v", "SELECT ? + ? AS v").replace(
+  '[ctx.arg("n")]',
+  '[ctx.arg("n"), ctx.arg("n")]',
+);
+
+/** The thread ids of this process that are in the background cpu group. */
+function backgroundThreads(): number[] {
+  const tasks = Deno.readTextFileSync("/sys/fs/cgroup/cpu/o-background/tasks").trim().split("\n").map(Number);
+  const mine = new Set([...Deno.readDirSync("/proc/self/task")].map((e) => Number(e.name)));
+  return tasks.filter((t) => mine.has(t));
+}
+
+Deno.test("shadows run in an idle-class thread and answer side-effecting tools only from live's record", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "o-shadow-thread-" });
+  const vault = await openVault({ dataDir });
+  const log = new Logger({ dir: join(dataDir, "logs"), console: false });
+  const supervisor = new Supervisor({
+    dataDir,
+    vault,
+    log,
+    metrics: new SupervisorMetrics(),
+    tier: "jail",
+    limits: { ...AGENT_LIMITS_DEFAULT, memoryMb: 128 },
+  });
+  try {
+    const live = await supervisor.register(LIVE, "api");
+    const start = async (id: string, source: string) => {
+      const { snapshot, seq } = await live.durableState();
+      const shadow = await supervisor.shadows.start({
+        id,
+        agent: "lookup",
+        source,
+        version: `1.0.0+${id}`,
+        start: { snapshot, seq, history: [] },
+        tools: ["sql"],
+      });
+      supervisor.splitter.add(shadow);
+      return shadow;
+    };
+    const same = await start("same", LIVE);
+    const other = await start("other", OTHER_QUERY);
+
+    // The thread is idle-class (in the background cpu group where cgroup v1 has one), and so are the
+    // shadows' sandboxes; the live sandbox is not.
+    strictEqual(supervisor.shadows.cpu, "idle");
+    const liveCpu = cpuGroup(live.pid!);
+    if (liveCpu !== null) {
+      strictEqual(liveCpu.idle, false);
+      ok(cpuGroup(same.host.pid!)?.idle, "the shadow's sandbox is idle-class");
+      ok(backgroundThreads().length >= 1, "one of the supervisor's threads is in the background group");
+    }
+
+    for (let n = 1; n <= 5; n++) {
+      deepStrictEqual((await live.invoke({ n }, { requestId: `r${n}` })).output, { v: n * 2 });
+    }
+    const deadline = Date.now() + 10_000;
+    while ((same.comparisons.length < 5 || other.comparisons.length < 5) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    strictEqual(same.comparisons.length, 5);
+    ok(same.comparisons.every((c) => c.equal && c.source === "mirror"), JSON.stringify(same.comparisons));
+    deepStrictEqual(same.comparisons.map((c) => c.request_id), ["r1", "r2", "r3", "r4", "r5"]);
+    strictEqual(other.comparisons.length, 5);
+    ok(other.comparisons.every((c) => !c.equal), "a shadow's unrecorded tool call never runs");
+    // The shadows' tool calls were audited through the main thread's log, in shadow mode.
+    await supervisor.stop(200);
+    log.flush();
+    const lines = (await Deno.readTextFile(join(dataDir, "logs", "o.log"))).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    const shadowCalls = lines.filter((l) => l.msg === "tool call" && l.mode === "shadow");
+    ok(shadowCalls.some((l) => l.ok === true), "recorded answers were audited");
+    ok(shadowCalls.some((l) => l.code === "TOOL_SHADOW_NO_RECORD"), "refusals were audited");
+
+    // The sandboxes are gone with the supervisor.
+    for (const pid of [same.host.pid!, other.host.pid!]) {
+      ok(!(await Deno.stat(`/proc/${pid}`).then(() => true, () => false)), `shadow sandbox ${pid} is gone`);
+    }
+  } finally {
+    await supervisor.stop(200);
+    await vault.close();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a shadow whose code does not load is refused with AGENT_LOAD_FAILED", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "o-shadow-thread-" });
+  const vault = await openVault({ dataDir });
+  const supervisor = new Supervisor({
+    dataDir,
+    vault,
+    log: new Logger({ console: false, level: "error" }),
+    metrics: new SupervisorMetrics(),
+    tier: "jail",
+  });
+  try {
+    await rejects(
+      supervisor.shadows.start({
+        id: "broken",
+        agent: "x",
+        source: "export default 42;\n",
+        version: "0.0.1",
+        start: { snapshot: { state: {}, memory: {} }, seq: 0, history: [] },
+        tools: [],
+      }),
+      (e: Error & { code?: string }) => e.code === "AGENT_LOAD_FAILED",
+    );
+  } finally {
+    await supervisor.stop(200);
+    await vault.close();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
