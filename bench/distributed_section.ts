@@ -9,7 +9,11 @@
  * median over rounds. Rotation and medians keep the drift of a shared machine's load from favouring one
  * side.
  *
- * Throughput is bounded by the cores: on this 2-core machine one worker with one jail already keeps about
+ * Growth with workers is shown on emulated nodes: each worker (and the jails it starts) bounded by a CPU
+ * quota of NODE_CORES, as if each ran on a machine of that size; 1, 2 and 4 such nodes fill up to the
+ * machine's 2 cores. The goal is 80 % of linear growth.
+ *
+ * Unbounded, throughput is bounded by the cores: on this 2-core machine one worker with one jail already keeps about
  * 1.6 cores busy (the worker compiles the candidates while its jail runs the previous ones, V8 compiles and
  * collects on threads of its own, the next jail starts ahead), so a second worker adds little here. What
  * must hold is that workers add no waste: evaluations per busy core-second (the machine's CPU time,
@@ -30,10 +34,20 @@ import type { Figure } from "./_util.ts";
 
 const WORKER_COUNTS = [1, 2, 4];
 const LEASE_S = 30;
+/**
+ * Sources per call on the emulated nodes: a job (one per worker slot) pays a fixed start (its jail, the
+ * live version's reference run), so the call must be big enough that 4 workers' quarter-size jobs are
+ * still mostly evaluation (measured: 128 per call gives 4 nodes 2.4×, 256 gives 3.2–3.5×).
+ */
+const NODE_SOURCES_PER_CALL = 256;
+/** Cores of one emulated node: each worker and its jails bounded by a CPU quota (see startWorker). */
+const NODE_CORES = 0.4;
 
 /** One configuration under test: an evaluator and what must be closed after. */
 interface Side {
   name: string;
+  /** Sources per call; 0: the section's default. */
+  perCall?: number;
   evaluator: Evaluator;
   close(): Promise<void>;
 }
@@ -44,7 +58,7 @@ async function localSide(live: string): Promise<Side> {
   return { name: "local", evaluator, close: () => evaluator.close() };
 }
 
-async function workersSide(count: number, live: string): Promise<Side> {
+async function workersSide(count: number, live: string, cpuCores?: number): Promise<Side> {
   const { schema, url } = freshSchema("bench_dist");
   const evaluator = await PostgresEvaluator.open(url);
   const warm = await PostgresEvaluator.open(url, { sourcesPerJobMax: 1 });
@@ -59,7 +73,7 @@ async function workersSide(count: number, live: string): Promise<Side> {
   try {
     workers.push(
       ...await Promise.all(
-        Array.from({ length: count }, () => startWorker(url, { concurrency: 1, leaseS: LEASE_S })),
+        Array.from({ length: count }, () => startWorker(url, { concurrency: 1, leaseS: LEASE_S, cpuCores })),
       ),
     );
     // One-source jobs, several per worker: every worker warms its jail pool and compiles the live version.
@@ -68,7 +82,8 @@ async function workersSide(count: number, live: string): Promise<Side> {
     await close();
     throw e;
   }
-  return { name: `${count}`, evaluator, close };
+  if (cpuCores === undefined) return { name: `${count}`, evaluator, close };
+  return { name: `${count} nodes`, evaluator, close, perCall: NODE_SOURCES_PER_CALL };
 }
 
 /** Busy and total CPU time of the whole machine so far, in ticks (/proc/stat). */
@@ -76,6 +91,17 @@ function machineCpu(): { busy: number; total: number } {
   const ticks = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/).slice(1).map(Number);
   const total = ticks.reduce((a, b) => a + b, 0);
   return { busy: total - ticks[3] - ticks[4], total };
+}
+
+/** Waits until the machine is quiet (under 15 % busy over 200 ms; at most 5 s): a side's jail pools refill after its call, and that must not land in the next side's figure. */
+async function settle(): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while (performance.now() < deadline) {
+    const a = machineCpu();
+    await new Promise((r) => setTimeout(r, 200));
+    const b = machineCpu();
+    if ((b.busy - a.busy) / Math.max(1, b.total - a.total) < 0.15) return;
+  }
 }
 
 function median(xs: number[]): number {
@@ -96,23 +122,30 @@ export async function distributedSection(quick: boolean): Promise<Figure[]> {
   try {
     sides.push(await localSide(live));
     for (const n of WORKER_COUNTS) sides.push(await workersSide(n, live));
+    for (const n of WORKER_COUNTS) sides.push(await workersSide(n, live, NODE_CORES));
+    // One unmeasured call of the measured size per side: the first big batch pays for JIT and pool refills.
+    for (const [k, side] of sides.entries()) {
+      await side.evaluator.evaluate(sorterMutants(side.perCall ?? count, 50 + k).sources, live);
+    }
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < sides.length; k++) {
         const side = sides[(k + round) % sides.length];
-        const { sources } = sorterMutants(count, 100 * round + k + 1);
+        const n = side.perCall ?? count;
+        const { sources } = sorterMutants(n, 100 * round + k + 1);
+        await settle();
         const cpuBefore = machineCpu();
         const started = performance.now();
         const results = await side.evaluator.evaluate(sources, live);
         const s = (performance.now() - started) / 1000;
         const cpuAfter = machineCpu();
-        if (results.length !== count) throw new Error(`${side.name}: ${results.length} results for ${count}`);
+        if (results.length !== n) throw new Error(`${side.name}: ${results.length} results for ${n}`);
         const busy = ((cpuAfter.busy - cpuBefore.busy) / Math.max(1, cpuAfter.total - cpuBefore.total)) *
           cores;
         const push = (m: Map<string, number[]>, v: number) =>
           m.set(side.name, [...m.get(side.name) ?? [], v]);
-        push(perS, count / s);
+        push(perS, n / s);
         push(busyCores, busy);
-        push(perCoreS, count / (s * Math.max(busy, 0.01)));
+        push(perCoreS, n / (s * Math.max(busy, 0.01)));
       }
     }
   } finally {
@@ -125,7 +158,34 @@ export async function distributedSection(quick: boolean): Promise<Figure[]> {
   const one = round1(med(perS, "1"));
   const onePerCore = round1(med(perCoreS, "1"));
   const section = "distributed evaluation";
+  const oneNode = round1(med(perS, "1 nodes"));
+  const nodes: Figure[] = [
+    {
+      section,
+      name:
+        `evaluations per second, 1 worker as a ${NODE_CORES}-core node (CPU quota; ${NODE_SOURCES_PER_CALL} mutants per call)`,
+      value: oneNode,
+      unit: "evals/s",
+      goal: "baseline",
+    },
+    ...WORKER_COUNTS.slice(1).map((n) => {
+      const v = round1(med(perS, `${n} nodes`));
+      return {
+        section,
+        name: `evaluations per second, ${n} workers as ${NODE_CORES}-core nodes (${
+          n * NODE_CORES
+        } of ${cores} cores)`,
+        value: v,
+        unit: "evals/s",
+        baseline: oneNode,
+        baselineName: "1 node",
+        goal: `≥ ${0.8 * n}× 1 node (80 % of linear)`,
+        met: v >= 0.8 * n * oneNode,
+      };
+    }),
+  ];
   return [
+    ...nodes,
     {
       section,
       name: `evaluations per second, 1 worker (${count} sorter mutants per call, Postgres queue)`,

@@ -63,6 +63,24 @@ export interface StartWorkerOptions {
   id?: string;
   /** Run inside this network namespace (`ip netns exec NS …`). */
   netns?: string;
+  /**
+   * Bound the worker and its jails to this many cores (a cgroup v1 `cpu` group with a CFS quota): several
+   * workers on one machine then behave like nodes of that size each. Needs a writable `cpu` hierarchy.
+   */
+  cpuCores?: number;
+}
+
+const CPU_PERIOD_US = 100_000;
+let nodeGroups = 0;
+
+/** A `cpu` group bounded to `cores`; returns its directory (remove it once its processes are gone). */
+function nodeCpuGroup(cores: number): string {
+  const mount = "/sys/fs/cgroup/cpu";
+  const dir = `${mount}/o-node-${Deno.pid}-${++nodeGroups}`;
+  Deno.mkdirSync(dir);
+  Deno.writeTextFileSync(`${dir}/cpu.cfs_period_us`, String(CPU_PERIOD_US));
+  Deno.writeTextFileSync(`${dir}/cpu.cfs_quota_us`, String(Math.round(cores * CPU_PERIOD_US)));
+  return dir;
 }
 
 /** Starts `main.ts worker` and resolves once it announced itself. */
@@ -71,15 +89,19 @@ export async function startWorker(url: string, options: StartWorkerOptions = {})
   if (options.concurrency !== undefined) args.push("--concurrency", String(options.concurrency));
   if (options.leaseS !== undefined) args.push("--lease-s", String(options.leaseS));
   if (options.id !== undefined) args.push("--id", options.id);
-  const command = options.netns === undefined
-    ? new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped", cwd: ROOT })
-    : new Deno.Command("ip", {
-      args: ["netns", "exec", options.netns, Deno.execPath(), ...args],
-      stdout: "piped",
-      stderr: "piped",
-      cwd: ROOT,
-    });
-  const child = command.spawn();
+  let line = [Deno.execPath(), ...args];
+  if (options.netns !== undefined) line = ["ip", "netns", "exec", options.netns, ...line];
+  const group = options.cpuCores === undefined ? null : nodeCpuGroup(options.cpuCores);
+  if (group !== null) {
+    line = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, ...line];
+  }
+  const child = new Deno.Command(line[0], {
+    args: line.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    cwd: ROOT,
+  })
+    .spawn();
   const events: WorkerEvent[] = [];
   const watchers: { match: (e: WorkerEvent) => boolean; resolve: (e: WorkerEvent) => void }[] = [];
   let err = "";
@@ -107,7 +129,18 @@ export async function startWorker(url: string, options: StartWorkerOptions = {})
   const readErr = (async () => {
     for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) err += text;
   })();
-  const exited = Promise.all([child.status, readOut, readErr]).then(([s]) => s.code);
+  const exited = Promise.all([child.status, readOut, readErr]).then(async ([s]) => {
+    // Its jails may outlive it by a moment (they die with it, then are reaped): retry the rmdir briefly.
+    for (let i = 0; group !== null && i < 50; i++) {
+      try {
+        Deno.removeSync(group);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    return s.code;
+  });
   const waitFor = (match: (e: WorkerEvent) => boolean, timeoutMs = READY_TIMEOUT_MS) => {
     const seen = events.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
