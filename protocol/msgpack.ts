@@ -19,6 +19,16 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
 const ENCODE_BUFFER_BYTES_INITIAL = 256;
 /** Strings up to this many bytes take the hand-written ASCII path when they are ASCII. */
 const SHORT_STRING_BYTES_MAX = 64;
+/**
+ * Longest string the decoder builds by hand; longer ones go through TextDecoder, which wins past this
+ * (measured on a 10 MB state of short records: 16 → 80 ms, 64 → 105 ms).
+ */
+const DECODE_BY_HAND_BYTES_MAX = 16;
+/** Longest map key kept in the decoder's key cache, bytes (fixstr keys only). */
+const KEY_CACHE_LENGTH_MAX = 24;
+/** Slots of the key cache (a power of two); a slot holds the last key that hashed to it. */
+const KEY_CACHE_SIZE = 4096;
+const keyCache: ({ bytes: Uint8Array; text: string } | undefined)[] = new Array(KEY_CACHE_SIZE);
 
 /** Thrown when a value cannot be represented in msgpack (functions, symbols, class instances, cycles). */
 export class EncodeError extends TypeError {
@@ -341,23 +351,64 @@ class Reader {
 
   str(n: number): string {
     const at = this.need(n);
-    // Short ASCII strings (most map keys and small values) decode faster by hand than through TextDecoder.
-    if (n <= SHORT_STRING_BYTES_MAX) {
-      const b = this.bytes;
-      let ascii = true;
-      for (let i = at; i < at + n; i++) {
-        if (b[i] > 0x7f) {
-          ascii = false;
-          break;
-        }
+    const b = this.bytes;
+    if (n <= DECODE_BY_HAND_BYTES_MAX) {
+      // Short ASCII strings (map keys, most small values) decode faster by hand than through
+      // TextDecoder; in chunks of 8 code units, so no array is made per string.
+      let out = "";
+      let i = at;
+      const end = at + n;
+      for (; i + 8 <= end; i += 8) {
+        const c0 = b[i], c1 = b[i + 1], c2 = b[i + 2], c3 = b[i + 3];
+        const c4 = b[i + 4], c5 = b[i + 5], c6 = b[i + 6], c7 = b[i + 7];
+        if ((c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7) & 0x80) break;
+        out += String.fromCharCode(c0, c1, c2, c3, c4, c5, c6, c7);
       }
-      if (ascii) return String.fromCharCode.apply(null, b.subarray(at, at + n) as unknown as number[]);
+      for (; i < end; i++) {
+        const c = b[i];
+        if (c & 0x80) break;
+        out += String.fromCharCode(c);
+      }
+      if (i === end) return out;
     }
     try {
-      return textDecoder.decode(this.bytes.subarray(at, at + n));
+      return textDecoder.decode(b.subarray(at, at + n));
     } catch {
       return this.fail("string is not valid UTF-8");
     }
+  }
+
+  /** A map key: short ones come from a cache of the keys seen, so a key repeated in every record is made once. */
+  key(depth: number): string {
+    const b = this.bytes;
+    const n = this.pos < b.length ? b[this.pos] - 0xa0 : -1;
+    if (n < 0 || n > KEY_CACHE_LENGTH_MAX || this.pos + 1 + n > b.length) {
+      const key = this.value(depth);
+      if (typeof key !== "string") this.fail("map key is not a string");
+      return key;
+    }
+    const at = this.pos + 1;
+    let h = n;
+    for (let i = at; i < at + n; i++) h = Math.imul(h ^ b[i], 0x01000193);
+    const slot = (h >>> 0) & (KEY_CACHE_SIZE - 1);
+    const cached = keyCache[slot];
+    if (cached !== undefined && cached.bytes.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (cached.bytes[i] !== b[at + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.pos = at + n;
+        return cached.text;
+      }
+    }
+    this.pos = at;
+    const text = this.str(n);
+    keyCache[slot] = { bytes: b.slice(at, at + n), text };
+    return text;
   }
 
   bin(n: number): Uint8Array {
@@ -377,8 +428,7 @@ class Reader {
     if (n * 2 > this.bytes.length - this.pos) this.fail(`map of ${n} entries exceeds the input`);
     const out: Record<string, unknown> = {};
     for (let i = 0; i < n; i++) {
-      const key = this.value(depth + 1);
-      if (typeof key !== "string") this.fail("map key is not a string");
+      const key = this.key(depth + 1);
       const value = this.value(depth + 1);
       // Plain assignment of "__proto__" would replace the object's prototype.
       if (key === "__proto__") {

@@ -107,3 +107,16 @@ Deno.test("encode() refuses functions, symbols and class instances", () => {
   throws(() => encode(Symbol("x")), /Cannot encode/);
   throws(() => encode(new Date()), /Cannot encode object of class Date/);
 });
+
+Deno.test("decode() keeps map keys exact through its key cache: many keys, colliding slots, non-ASCII", () => {
+  // More distinct keys than the cache has slots, each seen twice, some differing only in their last byte.
+  const keys = Array.from({ length: 10_000 }, (_, i) => `k${i.toString(36)}`);
+  keys.push("é", "ék", "🙂", "a".repeat(24), "a".repeat(25), "");
+  const obj = Object.fromEntries(keys.map((k, i) => [k, i]));
+  for (let round = 0; round < 2; round++) deepStrictEqual(decode(encode([obj, obj])), [obj, obj]);
+  // A key that is not a string, and keys nested in keys, fail as malformed input (not a stack overflow).
+  throws(() => decode(Uint8Array.of(0x81, 0x01, 0x02)), FrameError);
+  const nested: number[] = [];
+  for (let i = 0; i < 100_000; i++) nested.push(0x81, 0x81); // map whose key is a map whose key is…
+  throws(() => decode(Uint8Array.from(nested)), (e: unknown) => e instanceof FrameError);
+});
