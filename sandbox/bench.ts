@@ -99,7 +99,11 @@ async function pooledStart(tier: Tier, samples: number): Promise<number[]> {
       while (seen < mark.length) {
         const { value, done } = await reader.read();
         if (done) break;
-        for (const b of value) seen = b === mark[seen] ? seen + 1 : (b === mark[0] ? 1 : 0);
+        // Stop at the mark's last byte: scanning on would reset the match and wait for the exit's EOF.
+        for (let k = 0; k < value.length && seen < mark.length; k++) {
+          const b = value[k];
+          seen = b === mark[seen] ? seen + 1 : (b === mark[0] ? 1 : 0);
+        }
       }
       times.push(performance.now() - t0);
       writer.releaseLock();
