@@ -14,7 +14,7 @@ import {
   type SandboxMessage,
   validateSupervisorMessage,
 } from "../protocol/mod.ts";
-import { AgentRuntime } from "./runtime.ts";
+import { AgentRuntime, dataUrlLoader } from "./runtime.ts";
 
 const stdout = Deno.stdout;
 /** Bytes read from stdin per read call. */
@@ -59,6 +59,15 @@ globalThis.console.info = consoleLog("info");
 globalThis.console.debug = consoleLog("debug");
 globalThis.console.warn = consoleLog("warn");
 globalThis.console.error = consoleLog("error");
+
+// Warm-up while nobody waits (a pooled sandbox sits here until it is taken): the first data: URL import
+// sets up the module loader and the TypeScript transpiler, and the first frame decode compiles the
+// decoder; the agent's own load then skips both.
+await dataUrlLoader(
+  'import { defineAgent } from "@o/agent";\nexport const warm: string = typeof defineAgent;\n',
+)
+  .catch(() => {});
+new FrameDecoder().push(encodeFrame({ t: "warm", n: 1, s: "x" }));
 
 const decoder = new FrameDecoder();
 const chunk = new Uint8Array(READ_BYTES);
