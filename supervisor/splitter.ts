@@ -25,6 +25,8 @@ export const SHADOWS_PER_AGENT_MAX = 100;
 export const SHADOWS_MAX = 200;
 /** Mirrored invokes waiting or running per shadow; more are dropped (and counted), never queued. */
 export const SHADOW_QUEUE_MAX = 64;
+/** Longest the shadow thread may take to stop its shadows when the supervisor stops, ms. */
+export const SHADOW_THREAD_CLOSE_MS = 5_000;
 /** Comparisons kept per shadow (oldest dropped). */
 export const COMPARISONS_MAX = 10_000;
 /** Recorded tool answers kept per shadow (oldest dropped). */
@@ -266,10 +268,20 @@ export class ShadowThread {
     const worker = this.#worker;
     if (worker === undefined) return;
     await this.#ready?.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       this.#closing = resolve;
       this.#send({ op: "close" });
+      // A thread that cannot stop its shadows in time is terminated; their sandboxes die with their
+      // pipes (bubblewrap's --die-with-parent covers the supervisor's own exit).
+      timer = setTimeout(() => {
+        this.#sinks.log.warn("shadow thread did not close in time; terminating it", {
+          ms: SHADOW_THREAD_CLOSE_MS,
+        });
+        resolve();
+      }, SHADOW_THREAD_CLOSE_MS);
     });
+    clearTimeout(timer);
     worker.terminate();
     this.#worker = undefined;
     this.#ready = undefined;
