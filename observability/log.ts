@@ -94,7 +94,9 @@ export class Logger {
   /** Writes one line at `level`. */
   log(level: LogLevel, msg: string, fields: LogFields = {}): void {
     if (LEVELS[level] < this.#level) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }, jsonSafe) + "\n";
+    const record = { time: new Date().toISOString(), level, msg, ...fields };
+    // A replacer makes JSON.stringify call back for every key; most lines (the access line) need none.
+    const line = (plain(fields) ? JSON.stringify(record) : JSON.stringify(record, jsonSafe)) + "\n";
     if (this.#file !== undefined) {
       const bytes = this.#encoder.encode(line);
       this.#pending.push(bytes);
@@ -146,6 +148,16 @@ export class Logger {
     this.#file?.close();
     this.#file = undefined;
   }
+}
+
+/** Whether every field is a string, number, boolean, null or undefined (JSON as is, no replacer needed). */
+function plain(fields: LogFields): boolean {
+  for (const key in fields) {
+    const v = fields[key];
+    const t = typeof v;
+    if (v !== null && t !== "string" && t !== "number" && t !== "boolean" && t !== "undefined") return false;
+  }
+  return true;
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {

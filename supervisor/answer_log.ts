@@ -48,10 +48,16 @@ export function boundedSize(value: unknown, max: number): number {
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === "string") size += v.length + 2;
-    else if (v !== null && typeof v === "object") {
-      const values = Array.isArray(v) ? v : Object.entries(v).flat();
-      size += 2 + values.length;
-      for (const x of values) stack.push(x);
+    else if (Array.isArray(v)) {
+      size += 2 + v.length;
+      for (const x of v) stack.push(x);
+    } else if (v !== null && typeof v === "object") {
+      size += 2;
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        size += k.length + 4;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
     } else size += 8;
     if (size > max) return Infinity;
   }

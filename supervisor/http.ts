@@ -398,8 +398,11 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
   const ctx: RouteContext = { options, supervisor, metrics, log, bodyBytesMax, mayLogFailure, jobRunner };
   const routes = [...coreRoutes(ctx), ...evolutionRoutes(ctx), ...jobRoutes(ctx)];
 
-  async function route(req: Request, requestId: string): Promise<{ response: Response; route: string }> {
-    const url = new URL(req.url);
+  async function route(
+    req: Request,
+    url: URL,
+    requestId: string,
+  ): Promise<{ response: Response; route: string }> {
     let pathMatched = false;
     if (url.pathname === "/v1" || url.pathname.startsWith("/v1/")) {
       // Authenticate before routing, so an unknown path answers 401 too and leaks nothing.
@@ -451,8 +454,10 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     const started = performance.now();
     let response: Response;
     let routeName = "error";
+    let url: URL | undefined;
     try {
-      ({ response, route: routeName } = await route(req, requestId));
+      url = new URL(req.url);
+      ({ response, route: routeName } = await route(req, url, requestId));
     } catch (e) {
       response = toErrorResponse(e, log, requestId);
     } finally {
@@ -461,11 +466,12 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     response.headers.set("x-request-id", requestId);
     metrics.httpRequests.inc({ route: routeName, status: String(response.status) });
     if (routeName !== "^\\/metrics$" && routeName !== "^\\/health$") {
-      const agent = /^\/v1\/agents\/([^/]+)/.exec(new URL(req.url).pathname)?.[1];
+      const path = url?.pathname ?? req.url;
+      const agent = /^\/v1\/agents\/([^/]+)/.exec(path)?.[1];
       log.info("request", {
         request_id: requestId,
         method: req.method,
-        path: new URL(req.url).pathname,
+        path,
         status: response.status,
         ms: Math.round((performance.now() - started) * 100) / 100,
         agent: agent === undefined ? undefined : decodeURIComponent(agent),
