@@ -12,7 +12,7 @@ import type { Tier } from "../sandbox/mod.ts";
 import { dashboardAssets } from "../web/mod.ts";
 import { Authenticator, authMarkerPath } from "./auth.ts";
 import { createHandler } from "./http.ts";
-import { SHUTDOWN_GRACE_MS } from "./limits.ts";
+import { INFLIGHT_REQUESTS_MAX, SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { SupervisorMetrics } from "./metrics.ts";
 import { PROJECT_ROOT, Supervisor } from "./supervisor.ts";
 import { JobRunner } from "./jobs.ts";
@@ -42,6 +42,7 @@ Options:
   --checkpoint-every-ms N    checkpoint an agent that changed after N ms (default 60000)
   --shadow-window-ms N       how long a candidate's shadow watches live traffic (default 20000)
   --invoke-timeout-ms N      an invoke running longer has its sandbox killed and answers 504 (default 10000)
+  --inflight-max N           HTTP requests in flight before the next answers 503 OVERLOADED (default ${INFLIGHT_REQUESTS_MAX})
   --zig-tools                run the http and sql tools on the Zig modules (built on demand)
   --http-allow HOSTS         comma-separated hosts (host or host:port) the http tool may reach
   --cold-restarts            no warm standby sandbox per agent (slower crash recovery, less memory)
@@ -72,6 +73,8 @@ export interface StartOptions {
   zigTools: boolean;
   httpAllowHosts: string[];
   invokeTimeoutMs?: number;
+  /** HTTP requests in flight before the next is refused with 503. */
+  inflightMax?: number;
   llmUrl?: string;
   llmModel?: string;
   llmKeyEnv?: string;
@@ -94,6 +97,7 @@ const FLAGS = {
   "cold-restarts": { type: "boolean" },
   "zig-tools": { type: "boolean" },
   "invoke-timeout-ms": { type: "string" },
+  "inflight-max": { type: "string" },
   "http-allow": { type: "string" },
   "shadow-window-ms": { type: "string" },
   "checkpoint-every-records": { type: "string" },
@@ -160,6 +164,7 @@ export function parseStartOptions(args: string[]): StartOptions | "help" {
     checkpointEveryMs: positive(pick("checkpoint-every-ms"), "--checkpoint-every-ms"),
     zigTools: Boolean(pick("zig-tools")),
     invokeTimeoutMs: positive(pick("invoke-timeout-ms"), "--invoke-timeout-ms"),
+    inflightMax: positive(pick("inflight-max"), "--inflight-max"),
     httpAllowHosts: String(pick("http-allow") ?? "").split(",").map((h) => h.trim()).filter(Boolean),
     llmUrl: pick("llm-url") as string | undefined,
     llmModel: pick("llm-model") as string | undefined,
@@ -222,7 +227,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   dashboardAssets(); // Fails at start, not at the first page load, when the chart library is missing.
   const auth = new Authenticator(vault, { requireAuth: opts.requireAuth, marker: authMarkerPath(opts.data) });
   const unwatch = auth.watchMarker();
-  const handler = createHandler({ supervisor, metrics, log, auth, metricsAuth: opts.metricsAuth, jobs });
+  const handler = createHandler({
+    supervisor,
+    metrics,
+    log,
+    auth,
+    metricsAuth: opts.metricsAuth,
+    jobs,
+    inflightMax: opts.inflightMax,
+  });
   const listening = Promise.withResolvers<number>();
   const tls = opts.tlsCert
     ? { cert: Deno.readTextFileSync(opts.tlsCert), key: Deno.readTextFileSync(opts.tlsKey!) }
