@@ -13,7 +13,15 @@
  * @module
  */
 import { encodeFrame, FrameDecoder } from "../protocol/mod.ts";
-import { type SandboxProcess, type SandboxSpec, spawnSandbox, type Tier, WarmPool } from "../sandbox/mod.ts";
+import {
+  type CpuClass,
+  type SandboxProcess,
+  type SandboxSpec,
+  spawnSandbox,
+  type Tier,
+  WarmPool,
+} from "../sandbox/mod.ts";
+import { evaluatorCpuClass } from "./cpu_class.ts";
 import { EvaluatorError } from "./errors.ts";
 import type { CaseResult, EvalResult, EvaluateOptions, Evaluator, RegressionCase } from "./eval_result.ts";
 import { compileAgent, type CompiledAgent, RESERVED_NAME } from "./compile.ts";
@@ -46,6 +54,8 @@ export interface SandboxEvaluatorOptions {
   memoryMb?: number;
   /** Start jails ahead of need (a warm pool); `false` starts each one cold (the bench's baseline). @default true */
   warm?: boolean;
+  /** CPU class of the jails. @default the process's, see evolution/cpu_class.ts */
+  cpu?: CpuClass;
 }
 
 /** Counters of what the evaluator did (for reports and the bench). */
@@ -99,6 +109,7 @@ export class SandboxEvaluator implements Evaluator {
   readonly #compiled = new Map<string, CompiledAgent>();
   readonly #stats: EvaluatorStats = { jails: 0, breaches: 0, reruns: 0, evaluations: 0 };
   #pool: WarmPool | null = null;
+  readonly #cpu: CpuClass;
 
   /** @param options Regression set, tier, parallelism and bounds. */
   constructor(options: SandboxEvaluatorOptions = {}) {
@@ -110,6 +121,7 @@ export class SandboxEvaluator implements Evaluator {
     this.#caseMsMax = options.caseMsMax ?? EVAL_CASE_MS_MAX;
     this.#memoryMb = options.memoryMb ?? EVAL_JAIL_MEMORY_MB;
     this.#warm = options.warm ?? true;
+    this.#cpu = options.cpu ?? evaluatorCpuClass();
   }
 
   /** Kills the jails started ahead of need; call once done. */
@@ -262,6 +274,7 @@ export class SandboxEvaluator implements Evaluator {
         tmpMb: TMP_MB,
         stderrBytesMax: STDERR_BYTES_MAX,
         wallMs: 0,
+        cpu: this.#cpu,
       },
     };
   }

@@ -28,6 +28,7 @@ export {
 export { EngineStateError, EvaluatorError, EvolveOptionError, GenomeError } from "./errors.ts";
 export type { CaseResult, EvalResult, EvaluateOptions, Evaluator, RegressionCase } from "./eval_result.ts";
 export { type EvaluatorStats, SandboxEvaluator, type SandboxEvaluatorOptions } from "./evaluator.ts";
+export { evaluatorCpuClass, setEvaluatorCpuClass } from "./cpu_class.ts";
 export {
   type DistributedStats,
   type EvaluationJob,

@@ -22,10 +22,14 @@ export interface CgroupSupport {
 }
 
 /**
- * A sandbox's CPU class: `normal` competes like any process; `background` runs only on cycles nothing else
- * wants, so shadows never slow the live path.
+ * A sandbox's CPU class: `normal` competes like any process; `batch` (evaluations inside a serving
+ * supervisor) shares one low weight with every other batch sandbox, so it always progresses but takes
+ * little from live work; `background` (shadows) runs only on cycles nothing else wants.
  */
-export type CpuClass = "normal" | "background";
+export type CpuClass = "normal" | "batch" | "background";
+
+/** cgroup v1 `cpu.shares` of the one group all batch sandboxes share (a normal group has 1024). */
+export const BATCH_CPU_SHARES = 128;
 
 /** What one sandbox's groups bound. */
 export interface CgroupBounds {
@@ -38,10 +42,10 @@ export interface CgroupBounds {
 }
 
 const PARENT_NAME = "o-sandboxes";
-/** The cgroup v1 `cpu` group every background sandbox shares. */
-const BACKGROUND_NAME = "o-background";
+/** The cgroup v1 `cpu` groups every background / batch sandbox shares. */
+const CLASS_GROUPS = { background: "o-background", batch: "o-batch" } as const;
 let support: CgroupSupport | undefined;
-let background: string | null | undefined;
+const classGroups = new Map<"background" | "batch", string | null>();
 let groupCounter = 0;
 let cgroupsEnabled = true;
 
@@ -55,7 +59,7 @@ let cgroupsEnabled = true;
 export function setCgroupsEnabled(enabled: boolean): void {
   cgroupsEnabled = enabled;
   support = undefined;
-  background = undefined;
+  classGroups.clear();
 }
 
 /**
@@ -89,20 +93,41 @@ function makeIdle(dir: string, version: CgroupVersion): boolean {
  * @returns The file, or `null` on cgroup v2 (set per sandbox instead) or where no `cpu` group is writable.
  */
 export function backgroundCpuGroup(): string | null {
-  if (background !== undefined) return background;
-  background = null;
+  return cpuClassGroup("background");
+}
+
+/**
+ * The `cgroup.procs` file of the shared cgroup v1 `cpu` group of a class (see {@link CpuClass}): idle for
+ * `background`, {@link BATCH_CPU_SHARES} for `batch`. Made on first use; `null` where it cannot be.
+ */
+export function cpuClassGroup(cls: "background" | "batch"): string | null {
+  const known = classGroups.get(cls);
+  if (known !== undefined) return known;
+  classGroups.set(cls, null);
   if (!cgroupsEnabled || Deno.env.get("O_SANDBOX_CGROUPS") === "off") return null;
   try {
     const mount = readMounts().find((m) => m.fsType === "cgroup" && m.options.includes("cpu"));
     const path = ownGroups().get("cpu");
     if (!mount || path === undefined) return null;
-    const dir = `${mount.mountPoint}${path === "/" ? "" : path}/${BACKGROUND_NAME}`;
+    const dir = `${mount.mountPoint}${path === "/" ? "" : path}/${CLASS_GROUPS[cls]}`;
     Deno.mkdirSync(dir, { recursive: true });
-    if (makeIdle(dir, 1)) background = `${dir}/cgroup.procs`;
+    const set = cls === "background"
+      ? makeIdle(dir, 1)
+      : trySet(`${dir}/cpu.shares`, String(BATCH_CPU_SHARES));
+    if (set) classGroups.set(cls, `${dir}/cgroup.procs`);
   } catch {
-    // Read-only or missing hierarchy: background sandboxes run at their niceness only.
+    // Read-only or missing hierarchy: the sandboxes run at their niceness only.
   }
-  return background;
+  return classGroups.get(cls) ?? null;
+}
+
+function trySet(file: string, value: string): boolean {
+  try {
+    Deno.writeTextFileSync(file, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 interface Mount {
@@ -293,7 +318,9 @@ export class SandboxCgroup {
       if (pids && bounds.tasksMax > 0) {
         Deno.writeTextFileSync(`${pids.dir}/pids.max`, String(bounds.tasksMax));
       }
-      if (bounds.cpu === "background" && memory.version === 2) idleV2(found.memory.parent, memory.dir);
+      if (bounds.cpu && bounds.cpu !== "normal" && memory.version === 2) {
+        classV2(found.memory.parent, memory.dir, bounds.cpu);
+      }
     } catch (e) {
       for (const dir of [memory.dir, pids?.dir]) if (dir) tryRemove(dir);
       throw e;
@@ -364,14 +391,16 @@ export class SandboxCgroup {
   }
 }
 
-/** cgroup v2: turns the `cpu` controller on for the sandbox groups (once) and makes this group idle. */
-function idleV2(parent: string, dir: string): void {
+/** cgroup v2: turns the `cpu` controller on for the sandbox groups (once) and sets this group's class. */
+function classV2(parent: string, dir: string, cls: "background" | "batch"): void {
   try {
     for (const group of [parent.slice(0, parent.lastIndexOf("/")), parent]) {
       const enabled = Deno.readTextFileSync(`${group}/cgroup.subtree_control`).split(/\s+/);
       if (!enabled.includes("cpu")) Deno.writeTextFileSync(`${group}/cgroup.subtree_control`, "+cpu");
     }
-    makeIdle(dir, 2);
+    // v2 weights run 1–10000 with 100 for a normal group: the batch share scaled like v1's 1024.
+    if (cls === "background") makeIdle(dir, 2);
+    else trySet(`${dir}/cpu.weight`, String(Math.max(1, Math.round((BATCH_CPU_SHARES / 1024) * 100))));
   } catch {
     // No cpu controller delegated to us: the sandbox runs at its niceness only.
   }

@@ -35,7 +35,7 @@
  *
  * @module
  */
-export { backgroundCpuGroup, type CpuClass } from "./cgroup.ts";
+export { backgroundCpuGroup, BATCH_CPU_SHARES, type CpuClass, cpuClassGroup } from "./cgroup.ts";
 export {
   AGENT_LIMITS_DEFAULT,
   effectiveTier,

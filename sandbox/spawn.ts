@@ -17,7 +17,7 @@
  * @module
  */
 import { assert } from "../protocol/mod.ts";
-import { backgroundCpuGroup, type CpuClass, SandboxCgroup } from "./cgroup.ts";
+import { type CpuClass, cpuClassGroup, SandboxCgroup } from "./cgroup.ts";
 import { denoBinary, findBwrap, JAIL_DENO_PATH, jailArgs } from "./jail.ts";
 import { seccompFilterPath } from "./seccomp.ts";
 import {
@@ -60,8 +60,9 @@ export interface SandboxLimits {
   nice?: number;
   /**
    * CPU class. `background` (shadows) joins one shared CPU group that runs only on cycles nothing else
-   * wants (`cpu.idle`, see sandbox/cgroup.ts): niceness alone does not do that, because bubblewrap's new
-   * session puts each jail in its own autogroup, where niceness only ranks a group's own tasks.
+   * wants (`cpu.idle`), `batch` (evaluations) one shared low-weight group (see sandbox/cgroup.ts):
+   * niceness alone does neither, because bubblewrap's new session puts each jail in its own autogroup,
+   * where niceness only ranks a group's own tasks.
    * @default "normal"
    */
   cpu?: CpuClass;
@@ -284,8 +285,8 @@ function commandLine(spec: SandboxSpec, tier: Tier, cgroup: SandboxCgroup | null
   const nice = l.nice ?? SANDBOX_NICE;
   if (nicePath && nice > 0) line = [nicePath, "-n", String(nice), ...line];
   const groups = [...(cgroup?.procsFiles ?? [])];
-  const background = l.cpu === "background" ? backgroundCpuGroup() : null;
-  if (background && !groups.includes(background)) groups.push(background);
+  const shared = l.cpu === "background" || l.cpu === "batch" ? cpuClassGroup(l.cpu) : null;
+  if (shared && !groups.includes(shared)) groups.push(shared);
   if (groups.length > 0 || filter) {
     line = ["/bin/sh", "-c", START_SCRIPT, "sh", ...groups, "--", filter ?? "-", ...line];
   }

@@ -10,6 +10,7 @@ import { Logger } from "../observability/mod.ts";
 import { openVault } from "../vault/mod.ts";
 import type { Tier } from "../sandbox/mod.ts";
 import { dashboardAssets } from "../web/mod.ts";
+import { setEvaluatorCpuClass } from "../evolution/cpu_class.ts";
 import { Authenticator, authMarkerPath } from "./auth.ts";
 import { createHandler } from "./http.ts";
 import { INFLIGHT_REQUESTS_MAX, SHUTDOWN_GRACE_MS } from "./limits.ts";
@@ -190,6 +191,8 @@ export interface RunningServer {
 /** Starts everything; resolves once agents are loaded and the server listens. */
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   Deno.mkdirSync(opts.data, { recursive: true });
+  // Every evaluation this process runs (candidates, co-evolution, auto-fix, jobs) runs beside live traffic.
+  setEvaluatorCpuClass("batch");
   const log = new Logger({ dir: join(opts.data, "logs"), level: opts.logLevel });
   const vault = await openVault({
     dataDir: opts.data,
