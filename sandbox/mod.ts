@@ -36,6 +36,7 @@
  * @module
  */
 export { backgroundCpuGroup, BATCH_CPU_SHARES, type CpuClass, cpuClassGroup } from "./cgroup.ts";
+export { setThreadCpuClass } from "./thread_class.ts";
 export {
   AGENT_LIMITS_DEFAULT,
   effectiveTier,

@@ -15,7 +15,7 @@
  */
 import { Logger } from "../observability/mod.ts";
 import type { LogLevel } from "../protocol/mod.ts";
-import { backgroundCpuGroup, Broker, type SandboxSpec, spawnSandbox, WarmPool } from "../sandbox/mod.ts";
+import { Broker, type SandboxSpec, setThreadCpuClass, spawnSandbox, WarmPool } from "../sandbox/mod.ts";
 import { type Comparison, ShadowRunner, type ShadowSpec } from "./splitter.ts";
 import { SupervisorError } from "./errors.ts";
 import type { ToolAudit } from "../sandbox/mod.ts";
@@ -53,50 +53,6 @@ export type ShadowEvent =
   | { op: "invoked"; agent: string; version: string; outcome: "ok" | "error"; seconds: number }
   | { op: "restarted"; agent: string }
   | { op: "audit"; entry: ToolAudit };
-
-/** Syscall numbers (gettid, sched_setscheduler) per architecture. */
-const SYSCALLS: Record<string, [number, number]> = { x86_64: [186, 144], aarch64: [178, 119] };
-const SCHED_IDLE = 5;
-
-/**
- * Makes the calling thread idle-class: into the background `cpu` group (cgroup v1 takes single threads),
- * else `SCHED_IDLE`. Needs FFI for the thread id (Deno has no gettid).
- *
- * @returns Whether it worked, and why not.
- */
-export function makeThreadIdle(): { idle: boolean; why?: string } {
-  const numbers = SYSCALLS[Deno.build.arch];
-  if (numbers === undefined) return { idle: false, why: `no syscall numbers for ${Deno.build.arch}` };
-  let libc;
-  try {
-    libc = Deno.dlopen(
-      "libc.so.6",
-      {
-        gettid: { name: "syscall", parameters: ["i64"], result: "i64" },
-        setscheduler: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
-      } as const,
-    );
-  } catch (e) {
-    return { idle: false, why: `cannot load libc through FFI: ${e instanceof Error ? e.message : e}` };
-  }
-  try {
-    const tid = Number(libc.symbols.gettid(BigInt(numbers[0])));
-    const procs = backgroundCpuGroup();
-    if (procs !== null) {
-      try {
-        Deno.writeTextFileSync(procs.replace(/cgroup\.procs$/, "tasks"), String(tid));
-        return { idle: true };
-      } catch {
-        // Fall through to the scheduling policy.
-      }
-    }
-    const param = new Int32Array(1); // struct sched_param { int sched_priority = 0 }
-    const rc = libc.symbols.setscheduler(BigInt(numbers[1]), BigInt(tid), BigInt(SCHED_IDLE), param);
-    return rc === 0n ? { idle: true } : { idle: false, why: `sched_setscheduler returned ${rc}` };
-  } finally {
-    libc.close();
-  }
-}
 
 /** A logger whose lines go to the main thread's logger. */
 class ForwardingLogger extends Logger {
@@ -153,10 +109,10 @@ class ShadowThreadMain {
   async handle(m: ToShadowThread): Promise<void> {
     switch (m.op) {
       case "init": {
-        const idle = makeThreadIdle();
+        const idle = setThreadCpuClass("background");
         this.#spawnSpec = m.spawn;
         if (m.poolSize > 0) this.#pool = new WarmPool({ spawn: () => this.#spawn(), size: m.poolSize });
-        this.post({ op: "ready", cpu: idle.idle ? "idle" : "normal", why: idle.why });
+        this.post({ op: "ready", cpu: idle.ok ? "idle" : "normal", why: idle.why });
         return this.flush();
       }
       case "start":
