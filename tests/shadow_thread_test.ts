@@ -9,8 +9,7 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
 import { join } from "node:path";
 import { Logger } from "../observability/mod.ts";
 import { AGENT_LIMITS_DEFAULT } from "../sandbox/mod.ts";
-import { openVault } from "../vault/mod.ts";
-import { Supervisor, SupervisorMetrics } from "../supervisor/mod.ts";
+import { localSupervisor } from "./_supervisor.ts";
 import { cpuGroup } from "./stress_fleet.ts";
 
 const LIVE = `import { defineAgent } from "@o/agent";
@@ -38,17 +37,10 @@ function backgroundThreads(): number[] {
 }
 
 Deno.test("shadows run in an idle-class thread and answer side-effecting tools only from live's record", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "o-shadow-thread-" });
-  const vault = await openVault({ dataDir });
-  const log = new Logger({ dir: join(dataDir, "logs"), console: false });
-  const supervisor = new Supervisor({
-    dataDir,
-    vault,
-    log,
-    metrics: new SupervisorMetrics(),
-    tier: "jail",
-    limits: { ...AGENT_LIMITS_DEFAULT, memoryMb: 128 },
-  });
+  const logDir = await Deno.makeTempDir({ prefix: "o-shadow-thread-logs-" });
+  const log = new Logger({ dir: logDir, console: false });
+  const local = await localSupervisor({ log, limits: { ...AGENT_LIMITS_DEFAULT, memoryMb: 128 } });
+  const supervisor = local.supervisor;
   try {
     const live = await supervisor.register(LIVE, "api");
     const start = async (id: string, source: string) => {
@@ -92,7 +84,7 @@ Deno.test("shadows run in an idle-class thread and answer side-effecting tools o
     // The shadows' tool calls were audited through the main thread's log, in shadow mode.
     await supervisor.stop(200);
     log.flush();
-    const lines = (await Deno.readTextFile(join(dataDir, "logs", "o.log"))).trim().split("\n").map((l) =>
+    const lines = (await Deno.readTextFile(join(logDir, "o.log"))).trim().split("\n").map((l) =>
       JSON.parse(l)
     );
     const shadowCalls = lines.filter((l) => l.msg === "tool call" && l.mode === "shadow");
@@ -104,25 +96,16 @@ Deno.test("shadows run in an idle-class thread and answer side-effecting tools o
       ok(!(await Deno.stat(`/proc/${pid}`).then(() => true, () => false)), `shadow sandbox ${pid} is gone`);
     }
   } finally {
-    await supervisor.stop(200);
-    await vault.close();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await local.close();
+    await Deno.remove(logDir, { recursive: true }).catch(() => {});
   }
 });
 
 Deno.test("a shadow whose code does not load is refused with AGENT_LOAD_FAILED", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "o-shadow-thread-" });
-  const vault = await openVault({ dataDir });
-  const supervisor = new Supervisor({
-    dataDir,
-    vault,
-    log: new Logger({ console: false, level: "error" }),
-    metrics: new SupervisorMetrics(),
-    tier: "jail",
-  });
+  const local = await localSupervisor();
   try {
     await rejects(
-      supervisor.shadows.start({
+      local.supervisor.shadows.start({
         id: "broken",
         agent: "x",
         source: "export default 42;\n",
@@ -133,8 +116,6 @@ Deno.test("a shadow whose code does not load is refused with AGENT_LOAD_FAILED",
       (e: Error & { code?: string }) => e.code === "AGENT_LOAD_FAILED",
     );
   } finally {
-    await supervisor.stop(200);
-    await vault.close();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await local.close();
   }
 });

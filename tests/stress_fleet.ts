@@ -8,11 +8,11 @@
  * @module
  */
 import { join } from "node:path";
-import { Logger, processTreeRss } from "../observability/mod.ts";
+import { processTreeRss } from "../observability/mod.ts";
 import { AGENT_LIMITS_DEFAULT, type SandboxLimits } from "../sandbox/mod.ts";
-import { openVault, type Vault } from "../vault/mod.ts";
-import { type AgentHost, Supervisor, SupervisorMetrics } from "../supervisor/mod.ts";
+import type { AgentHost, Supervisor } from "../supervisor/mod.ts";
 import type { Shadow } from "../supervisor/splitter.ts";
+import { localSupervisor } from "./_supervisor.ts";
 
 /** The live agent: stateless, a little arithmetic per call (an answer is a pure function of the input). */
 export const FLEET_AGENT = `import { defineAgent } from "@o/agent";
@@ -52,17 +52,9 @@ export interface Fleet {
 
 /** Starts a supervisor with the fleet agent live; every sandbox (live and shadows) gets `memoryMb`. */
 export async function startFleet(options: { memoryMb: number }): Promise<Fleet> {
-  const dataDir = await Deno.makeTempDir({ prefix: "o-fleet-" });
-  const vault: Vault = await openVault({ dataDir });
   const limits: SandboxLimits = { ...AGENT_LIMITS_DEFAULT, memoryMb: options.memoryMb };
-  const supervisor = new Supervisor({
-    dataDir,
-    vault,
-    log: new Logger({ console: false, level: "error" }),
-    metrics: new SupervisorMetrics(),
-    tier: "jail",
-    limits,
-  });
+  const local = await localSupervisor({ limits, prefix: "o-fleet-" });
+  const { supervisor, dataDir } = local;
   const live = await supervisor.register(FLEET_AGENT, "dir");
   const shadows: Shadow[] = [];
   let counter = 0;
@@ -106,9 +98,7 @@ export async function startFleet(options: { memoryMb: number }): Promise<Fleet> 
     async stop() {
       for (const s of shadows) supervisor.splitter.remove(s.spec.agent, s.spec.id);
       await Promise.all(shadows.splice(0).map((s) => s.stop()));
-      await supervisor.stop(200);
-      await vault.close();
-      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      await local.close();
     },
   };
 }
