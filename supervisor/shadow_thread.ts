@@ -47,6 +47,7 @@ export type ShadowEvent =
   | { op: "started"; id: string; pid: number | undefined }
   | { op: "failed"; id: string; code: string; message: string }
   | { op: "compared"; id: string; comparison: Comparison; dropped: number; pid?: number; restarts: number }
+  | { op: "dropped"; id: string; dropped: number }
   | { op: "stopped"; id: string }
   | { op: "closed" }
   | { op: "log"; level: LogLevel; msg: string; fields: Record<string, unknown> }
@@ -124,7 +125,7 @@ class ShadowThreadMain {
           if (runner === undefined) continue;
           runner.record(tools);
           void runner.compare(m.requestId, m.input, { output: m.output, ms: m.ms }, "mirror").then((c) => {
-            if (c === undefined) return;
+            if (c === undefined) return this.post({ op: "dropped", id, dropped: runner.dropped });
             const host = runner.host;
             this.post({
               op: "compared",

@@ -351,6 +351,11 @@ export class ShadowThread {
       }
       case "compared":
         return this.#shadows.get(event.id)?.reported(event);
+      case "dropped": {
+        const shadow = this.#shadows.get(event.id);
+        if (shadow !== undefined) shadow.dropped = event.dropped;
+        return;
+      }
       case "stopped": {
         this.#shadows.delete(event.id);
         const resolve = this.#stopping.get(event.id);

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { Logger } from "../observability/mod.ts";
 import { AGENT_LIMITS_DEFAULT } from "../sandbox/mod.ts";
 import { localSupervisor } from "./_supervisor.ts";
-import { cpuGroup } from "./stress_fleet.ts";
+import { SHADOW_QUEUE_MAX } from "../supervisor/splitter.ts";
+import { cpuGroup, FLEET_AGENT } from "./stress_fleet.ts";
 
 const LIVE = `import { defineAgent } from "@o/agent";
 export default defineAgent({
@@ -115,6 +116,41 @@ Deno.test("a shadow whose code does not load is refused with AGENT_LOAD_FAILED",
       }),
       (e: Error & { code?: string }) => e.code === "AGENT_LOAD_FAILED",
     );
+  } finally {
+    await local.close();
+  }
+});
+
+Deno.test("mirrored inputs a busy shadow cannot queue are dropped and counted at once on the main side", async () => {
+  const local = await localSupervisor({ limits: { ...AGENT_LIMITS_DEFAULT, memoryMb: 128 } });
+  try {
+    const live = await local.supervisor.register(FLEET_AGENT, "api");
+    // Each mirrored input keeps this shadow busy for 2 s: its queue fills and nothing completes for a while.
+    const slow = FLEET_AGENT.replace(
+      'const n = ctx.arg("n") as number;',
+      'const n = ctx.arg("n") as number;\n    const until = Date.now() + 2000;\n    while (Date.now() < until) { /* slow */ }',
+    );
+    const { snapshot, seq } = await live.durableState();
+    const shadow = await local.supervisor.shadows.start({
+      id: "slow",
+      agent: "fleet",
+      source: slow,
+      version: "1.0.0+slow",
+      start: { snapshot, seq, history: [] },
+      tools: [],
+    });
+    local.supervisor.splitter.add(shadow);
+    const extra = 6;
+    await Promise.all(
+      Array.from(
+        { length: SHADOW_QUEUE_MAX + extra },
+        (_, i) => live.invoke({ n: i }, { requestId: `d${i}` }),
+      ),
+    );
+    const deadline = Date.now() + 1_000;
+    while (shadow.dropped < extra && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    strictEqual(shadow.dropped, extra, "the drops are known before any comparison completes");
+    strictEqual(shadow.comparisons.length, 0);
   } finally {
     await local.close();
   }
