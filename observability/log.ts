@@ -50,8 +50,9 @@ export class Logger {
   readonly #fileBytesMax: number;
   #file: Deno.FsFile | undefined;
   #bytes = 0;
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
+  /** Lines waiting for the next write (encoded once, at the write). */
+  #pending: string[] = [];
+  #pendingChars = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #encoder = new TextEncoder();
 
@@ -94,14 +95,13 @@ export class Logger {
   /** Writes one line at `level`. */
   log(level: LogLevel, msg: string, fields: LogFields = {}): void {
     if (LEVELS[level] < this.#level) return;
-    const record = { time: new Date().toISOString(), level, msg, ...fields };
+    const record = { time: isoNow(), level, msg, ...fields };
     // A replacer makes JSON.stringify call back for every key; most lines (the access line) need none.
     const line = (plain(fields) ? JSON.stringify(record) : JSON.stringify(record, jsonSafe)) + "\n";
     if (this.#file !== undefined) {
-      const bytes = this.#encoder.encode(line);
-      this.#pending.push(bytes);
-      this.#pendingBytes += bytes.length;
-      if (this.#pendingBytes >= LOG_BUFFER_BYTES_MAX || LEVELS[level] >= LEVELS.warn) this.flush();
+      this.#pending.push(line);
+      this.#pendingChars += line.length;
+      if (this.#pendingChars >= LOG_BUFFER_BYTES_MAX || LEVELS[level] >= LEVELS.warn) this.flush();
       else if (this.#timer === undefined) {
         this.#timer = setTimeout(() => this.flush(), LOG_FLUSH_MS);
         Deno.unrefTimer(this.#timer);
@@ -130,12 +130,10 @@ export class Logger {
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#file === undefined || this.#pendingBytes === 0) return;
-    const all = new Uint8Array(this.#pendingBytes);
-    let at = 0;
-    for (const b of this.#pending) (all.set(b, at), at += b.length);
+    if (this.#file === undefined || this.#pending.length === 0) return;
+    const all = this.#encoder.encode(this.#pending.join(""));
     this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#pendingChars = 0;
     if (this.#bytes + all.length > this.#fileBytesMax && this.#bytes > 0) this.#rotate();
     let written = 0;
     while (written < all.length) written += this.#file.writeSync(all.subarray(written));
@@ -148,6 +146,19 @@ export class Logger {
     this.#file?.close();
     this.#file = undefined;
   }
+}
+
+let isoMs = -1;
+let isoText = "";
+
+/** The time as ISO 8601, formatted once per millisecond (many lines share one under load). */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
 }
 
 /** Whether every field is a string, number, boolean, null or undefined (JSON as is, no replacer needed). */
