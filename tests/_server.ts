@@ -115,3 +115,31 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   }
   return { status: res.status, body: json as Record<string, unknown>, headers: res.headers };
 }
+
+/** A job as `GET /v1/jobs/ID` answers it. */
+// deno-lint-ignore no-explicit-any
+export type JobView = Record<string, any>;
+
+/** Whether a job has ended (done or failed). */
+export const jobFinished = (j: JobView): boolean => j.status === "done" || j.status === "failed";
+
+/**
+ * Polls `GET /v1/jobs/ID` until `until` holds.
+ *
+ * @throws {Error} When it does not within `ms`, with the job's last view.
+ */
+export async function waitJob(
+  server: { url: string },
+  id: string,
+  until: (j: JobView) => boolean,
+  ms: number,
+): Promise<JobView> {
+  const deadline = Date.now() + ms;
+  let j: JobView = {};
+  while (Date.now() < deadline) {
+    j = await (await fetch(`${server.url}/v1/jobs/${id}`)).json();
+    if (until(j)) return j;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not get there in ${ms} ms: ${JSON.stringify(j).slice(0, 2000)}`);
+}

@@ -8,7 +8,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { join } from "node:path";
-import { post, ROOT, startServer } from "./_server.ts";
+import { post, ROOT, startServer, waitJob } from "./_server.ts";
 
 Deno.test("autofix: an error spike in the logs becomes a regression case and a promoted fix, with a report", async () => {
   const agents = await Deno.makeTempDir({ prefix: "o-agents-" });
@@ -46,14 +46,12 @@ Deno.test("autofix: an error spike in the logs becomes a regression case and a p
       else strictEqual(r.status, 200);
     }
     strictEqual(failed, 5, "every malformed text fails");
-    const deadline = Date.now() + 120_000;
-    // deno-lint-ignore no-explicit-any
-    let done: Record<string, any> = {};
-    while (Date.now() < deadline) {
-      done = await (await fetch(`${server.url}/v1/jobs/${job.body.id}`)).json();
-      if (done.runs >= 1 || done.status === "failed") break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const done = await waitJob(
+      server,
+      job.body.id as string,
+      (j) => j.runs >= 1 || j.status === "failed",
+      120_000,
+    );
     strictEqual(done.runs, 1, JSON.stringify(done));
     ok(String(done.reason).startsWith("trigger: error rate"), done.reason);
     const report = done.result;

@@ -9,7 +9,7 @@
  */
 import { ok, strictEqual } from "node:assert";
 import { join } from "node:path";
-import { post, ROOT, startServer } from "./_server.ts";
+import { jobFinished, post, ROOT, startServer, waitJob } from "./_server.ts";
 
 const PARSER = Deno.readTextFileSync(join(ROOT, "examples", "phase5", "parser.ts"));
 const FIXED = PARSER.replace("if (eq < -1) continue;", 'if (!part.includes("=")) continue;');
@@ -77,14 +77,7 @@ Deno.test("autofix with an LLM endpoint: the proposal goes through every check a
     }
     const created = await post(`${server.url}/v1/jobs`, { kind: "autofix", agent: "parser", seed: "9" });
     strictEqual(created.status, 201);
-    const deadline = Date.now() + 90_000;
-    // deno-lint-ignore no-explicit-any
-    let job: Record<string, any> = {};
-    while (Date.now() < deadline) {
-      job = await (await fetch(`${server.url}/v1/jobs/${created.body.id}`)).json();
-      if (job.status === "done" || job.status === "failed") break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const job = await waitJob(server, created.body.id as string, jobFinished, 90_000);
     strictEqual(job.status, "done", job.error);
     strictEqual(job.result.fix.candidate.status, "promoted", job.result.reason);
     // The endpoint was asked once, with the key, the model and the failing inputs in the prompt.

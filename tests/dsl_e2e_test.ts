@@ -8,7 +8,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { join } from "node:path";
-import { post, ROOT, startServer } from "./_server.ts";
+import { jobFinished, post, ROOT, startServer, waitJob } from "./_server.ts";
 
 Deno.test("dsl: a generated memo combinator and tool definition are validated, shadowed and promoted", async () => {
   const agents = await Deno.makeTempDir({ prefix: "o-agents-" });
@@ -35,14 +35,7 @@ Deno.test("dsl: a generated memo combinator and tool definition are validated, s
 
     const created = await post(`${server.url}/v1/jobs`, { kind: "dsl", agent: "stairs" });
     strictEqual(created.status, 201);
-    const deadline = Date.now() + 90_000;
-    // deno-lint-ignore no-explicit-any
-    let job: Record<string, any> = {};
-    while (Date.now() < deadline) {
-      job = await (await fetch(`${server.url}/v1/jobs/${created.body.id}`)).json();
-      if (job.status === "done" || job.status === "failed") break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const job = await waitJob(server, created.body.id as string, jobFinished, 90_000);
     strictEqual(job.status, "done", job.error);
     const report = job.result;
     console.log(

@@ -9,7 +9,7 @@
  */
 import { ok, strictEqual } from "node:assert";
 import { join } from "node:path";
-import { post, ROOT, startServer } from "./_server.ts";
+import { post, ROOT, startServer, waitJob } from "./_server.ts";
 
 Deno.test("feedback: -1 on French answers leads to a promoted greeter that greets in French, evidence in the lineage", async () => {
   const agents = await Deno.makeTempDir({ prefix: "o-agents-" });
@@ -52,14 +52,12 @@ Deno.test("feedback: -1 on French answers leads to a promoted greeter that greet
       strictEqual(fb.status, 201, JSON.stringify(fb.body));
     }
     // The trigger fires; the job runs once and goes back to waiting for its trigger.
-    const deadline = Date.now() + 120_000;
-    // deno-lint-ignore no-explicit-any
-    let done: Record<string, any> = {};
-    while (Date.now() < deadline) {
-      done = await (await fetch(`${server.url}/v1/jobs/${job.body.id}`)).json();
-      if ((done.runs as number) >= 1 || done.status === "failed") break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const done = await waitJob(
+      server,
+      job.body.id as string,
+      (j) => j.runs >= 1 || j.status === "failed",
+      120_000,
+    );
     strictEqual(done.runs, 1, JSON.stringify(done));
     strictEqual(done.status, "scheduled");
     ok(String(done.reason).startsWith("trigger:"), String(done.reason));

@@ -8,7 +8,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { join } from "node:path";
-import { post, ROOT, startServer, type TestServer } from "./_server.ts";
+import { jobFinished, post, ROOT, startServer, waitJob } from "./_server.ts";
 
 // A scheduled job: its first run is at once, then every hour; one run is enough here.
 const JOB = {
@@ -20,23 +20,6 @@ const JOB = {
   schedule: "1h",
   runs_max: 1,
 };
-
-async function waitJob(
-  server: TestServer,
-  id: string,
-  done: (j: Record<string, unknown>) => boolean,
-  ms: number,
-) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const j = await (await fetch(`${server.url}/v1/jobs/${id}`)).json();
-    if (done(j)) return j;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`job ${id} did not get there in ${ms} ms`);
-}
-
-const finished = (j: Record<string, unknown>) => j.status === "done" || j.status === "failed";
 
 Deno.test("a scheduled evolve job killed mid-run resumes and ends as an uninterrupted run with the same seed", async () => {
   const agents = await Deno.makeTempDir({ prefix: "o-agents-" });
@@ -68,7 +51,7 @@ Deno.test("a scheduled evolve job killed mid-run resumes and ends as an uninterr
   const second = await startServer({ data: first.data, agents, args });
   let resumed;
   try {
-    resumed = await waitJob(second, id, finished, 90_000);
+    resumed = await waitJob(second, id, jobFinished, 90_000);
     strictEqual(resumed.status, "done", JSON.stringify(resumed.error));
     strictEqual(resumed.reason, "resumed");
     strictEqual(resumed.result.resumed, true);
@@ -127,7 +110,7 @@ Deno.test("a scheduled evolve job killed mid-run resumes and ends as an uninterr
   const third = await startServer({ agents, args });
   try {
     const again = await post(`${third.url}/v1/jobs`, JOB);
-    const straight = await waitJob(third, again.body.id as string, finished, 90_000);
+    const straight = await waitJob(third, again.body.id as string, jobFinished, 90_000);
     strictEqual(straight.status, "done", JSON.stringify(straight.error));
     strictEqual(straight.result.resumed, false);
     const pick = (r: Record<string, unknown>) => ({

@@ -8,7 +8,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { join } from "node:path";
-import { post, ROOT, startServer } from "./_server.ts";
+import { jobFinished, post, ROOT, startServer, waitJob } from "./_server.ts";
 
 const WORDS = ["apple", "river", "stone", "cloud", "maple", "ember", "frost"];
 
@@ -32,14 +32,7 @@ Deno.test("memory: profiled blocks lead to a promoted strategy variant that keep
 
     const created = await post(`${server.url}/v1/jobs`, { kind: "memory", agent: "recall" });
     strictEqual(created.status, 201);
-    const deadline = Date.now() + 90_000;
-    // deno-lint-ignore no-explicit-any
-    let job: Record<string, any> = {};
-    while (Date.now() < deadline) {
-      job = await (await fetch(`${server.url}/v1/jobs/${created.body.id}`)).json();
-      if (job.status === "done" || job.status === "failed") break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const job = await waitJob(server, created.body.id as string, jobFinished, 90_000);
     strictEqual(job.status, "done", job.error);
     const report = job.result;
     console.log(
