@@ -200,6 +200,17 @@ export function declaredVersion(source: string): string {
   return "unknown";
 }
 
+/** A run's figures, as `evolve --json` and the evolve job report them. */
+export function runFigures(result: EvolutionResult) {
+  return {
+    generations: result.generations,
+    evals: result.evals,
+    evals_per_s: Math.round(result.evalsPerS * 10) / 10,
+    baseline_fitness: fitnessValue(result.baselineFitness),
+    best_fitness: fitnessValue(result.bestFitness),
+  };
+}
+
 /**
  * Builds the contract's summary from a run's result.
  *
@@ -212,11 +223,7 @@ export function summarize(agent: string, liveSource: string, result: EvolutionRe
   const declared = declaredVersion(liveSource);
   return {
     agent,
-    generations: result.generations,
-    evals: result.evals,
-    evals_per_s: Math.round(result.evalsPerS * 10) / 10,
-    baseline_fitness: fitnessValue(result.baselineFitness),
-    best_fitness: fitnessValue(result.bestFitness),
+    ...runFigures(result),
     promoted: result.promoted,
     version: result.promoted ? evolvedVersion(declared, result.source) : declared,
     decision: {

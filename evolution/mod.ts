@@ -46,6 +46,7 @@ export {
   evolvedVersion,
   type EvolveSummary,
   parseEvolveArgs,
+  runFigures,
   summarize,
 } from "./evolve_command.ts";
 export {

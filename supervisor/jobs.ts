@@ -32,6 +32,7 @@ import {
   fitnessValue,
   type JobRecord,
   type JobSpec,
+  type KvStore,
   type LlmMutator,
   nextRunMs,
   normalizedHash,
@@ -40,6 +41,7 @@ import {
   RegressionStore,
   runCoevolution,
   runEvolution,
+  runFigures,
   runRedTeam,
   SandboxEvaluator,
   stableId,
@@ -69,13 +71,7 @@ export const CANDIDATE_WAIT_MS_MAX = 300_000;
 const RUN_GENERATIONS_MAX = 1_000;
 
 /** What the runner needs of the vault. */
-export interface JobVault {
-  kvPut(ns: string, key: string, value: unknown): Promise<void>;
-  kvGet(ns: string, key: string): Promise<unknown>;
-  kvList(
-    ns: string,
-    options?: { prefix?: string; limit?: number },
-  ): Promise<{ key: string; value: unknown }[]>;
+export interface JobVault extends KvStore {
   kvDelete(ns: string, key: string): Promise<boolean>;
   /** An agent's durable data; auto-fix reads its recent history (answered inputs from the WAL). */
   recoverAgent?(agent: string): Promise<{ history: { input: unknown }[] }>;
@@ -141,6 +137,19 @@ export interface JobContext {
   run(kind: string): RunRecorder;
   /** Throws when the job was stopped. */
   check(): void;
+}
+
+/** The engine settings every evolving job kind passes on from its job record and context. */
+export function engineOptions(ctx: JobContext) {
+  const job = ctx.job;
+  return {
+    seed: job.seed,
+    generations: job.generations ?? undefined,
+    populationSize: job.population ?? undefined,
+    typeCheck: (s: string) => ctx.typeCheck.check(s),
+    llm: ctx.llm,
+    jobId: job.id,
+  };
 }
 
 /** Records one engine run. */
@@ -623,16 +632,11 @@ export class JobRunner {
     const report = await runCoevolution({
       agent: job.agent!,
       host: ctx.host(job.agent!),
-      seed: job.seed,
       roundsMax: typeof p.rounds === "number" ? p.rounds : undefined,
       quietRounds: typeof p.quiet_rounds === "number" ? p.quiet_rounds : undefined,
       plateauRounds: typeof p.plateau_rounds === "number" ? p.plateau_rounds : undefined,
       budgetMs: job.budget_s === null ? undefined : job.budget_s * 1000,
-      typeCheck: (s) => ctx.typeCheck.check(s),
-      generations: job.generations ?? undefined,
-      populationSize: job.population ?? undefined,
-      llm: ctx.llm,
-      jobId: job.id,
+      ...engineOptions(ctx),
       state: saved,
       onRound: async (state) => {
         job.state = { ...(job.state ?? {}), coevolution: state };
@@ -730,11 +734,7 @@ export function engineSummary(result: Awaited<ReturnType<typeof runEvolution>>, 
   );
   return {
     resumed,
-    generations: result.generations,
-    evals: result.evals,
-    evals_per_s: Math.round(result.evalsPerS * 10) / 10,
-    baseline_fitness: fitnessValue(result.baselineFitness),
-    best_fitness: fitnessValue(result.bestFitness),
+    ...runFigures(result),
     best: result.best === null ? null : {
       id: result.best.id,
       hash: result.best.hash,

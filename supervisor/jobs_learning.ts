@@ -16,7 +16,7 @@ import {
   runFeedbackLearning,
   runMemoryStrategy,
 } from "../evolution/mod.ts";
-import type { JobContext } from "./jobs.ts";
+import { engineOptions, type JobContext } from "./jobs.ts";
 import { BUILTIN_TOOLS } from "../sandbox/mod.ts";
 import { FEEDBACK_NAMESPACE, PROJECT_ROOT } from "./supervisor.ts";
 
@@ -66,12 +66,7 @@ async function feedbackJob(ctx: JobContext): Promise<unknown> {
     host: ctx.host(agent),
     records,
     implicit: implicitSignals(ctx, agent),
-    typeCheck: (s) => ctx.typeCheck.check(s),
-    seed: job.seed,
-    generations: job.generations ?? undefined,
-    populationSize: job.population ?? undefined,
-    llm: ctx.llm,
-    jobId: job.id,
+    ...engineOptions(ctx),
   });
 }
 
@@ -100,12 +95,7 @@ async function autofixJob(ctx: JobContext): Promise<unknown> {
     host: ctx.host(agent),
     lines: await readLogLines(ctx.dataDir),
     answered: await answeredInputs(ctx, agent),
-    typeCheck: (s) => ctx.typeCheck.check(s),
-    seed: job.seed,
-    generations: job.generations ?? undefined,
-    populationSize: job.population ?? undefined,
-    llm: ctx.llm,
-    jobId: job.id,
+    ...engineOptions(ctx),
   });
 }
 

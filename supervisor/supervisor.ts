@@ -23,6 +23,7 @@ import {
 } from "../sandbox/mod.ts";
 import { type Logger, processTreeRss, withSpan } from "../observability/mod.ts";
 import type { AgentRecord } from "../vault/types.ts";
+import type { KvStore } from "../evolution/regressions.ts";
 import { AgentHost, startSandbox } from "./agent_host.ts";
 import { SupervisorError } from "./errors.ts";
 import type { HostVault } from "./host_deps.ts";
@@ -69,15 +70,9 @@ export const FEEDBACK_COMMENT_CHARS_MAX = 4096;
 export const PROJECT_ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /** What the supervisor needs of the vault. */
-export interface SupervisorVault extends HostVault {
+export interface SupervisorVault extends HostVault, KvStore {
   saveAgent(rec: AgentRecord): Promise<void>;
   listAgents(): Promise<AgentRecord[]>;
-  kvPut(ns: string, key: string, value: unknown): Promise<void>;
-  kvGet(ns: string, key: string): Promise<unknown>;
-  kvList(
-    ns: string,
-    options?: { prefix?: string; limit?: number },
-  ): Promise<{ key: string; value: unknown }[]>;
 }
 
 /** Options of {@link Supervisor}. */
