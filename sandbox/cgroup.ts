@@ -37,7 +37,7 @@ export interface CgroupBounds {
   memoryBytes: number;
   /** Tasks (processes and threads); 0 leaves tasks unbounded. */
   tasksMax: number;
-  /** CPU class (v2: set on the sandbox's own group; v1: see {@link backgroundCpuGroup}). @default "normal" */
+  /** CPU class (v2: set on the sandbox's own group; v1: see {@link cpuClassGroup}). @default "normal" */
   cpu?: CpuClass;
 }
 
@@ -67,38 +67,19 @@ export function setCgroupsEnabled(enabled: boolean): void {
  * other task's wakeup and gives them the least weight), or, on older kernels, the least weight there is.
  */
 function makeIdle(dir: string, version: CgroupVersion): boolean {
-  try {
-    Deno.writeTextFileSync(`${dir}/cpu.idle`, "1");
-    return true;
-  } catch {
-    try {
-      Deno.writeTextFileSync(
-        `${dir}/${version === 1 ? "cpu.shares" : "cpu.weight"}`,
-        version === 1 ? "2" : "1",
-      );
-      return true;
-    } catch {
-      return false;
-    }
-  }
+  return trySet(`${dir}/cpu.idle`, "1") ||
+    trySet(`${dir}/${version === 1 ? "cpu.shares" : "cpu.weight"}`, version === 1 ? "2" : "1");
 }
 
 /**
- * The `cgroup.procs` file of the one cgroup v1 `cpu` group that background sandboxes join, created idle
- * under our own `cpu` group on first use. Why a group and not niceness: bubblewrap's `--new-session`
- * gives every jail its own autogroup, and the scheduler shares the CPU between autogroups equally whatever
- * their tasks' niceness, so 100 niced shadows got 100 shares to the live sandbox's one (measured: live
- * p50 0.3 → 141 ms). Tasks in a non-root cpu group are not autogrouped.
+ * The `cgroup.procs` file of the shared cgroup v1 `cpu` group of a class (see {@link CpuClass}), made
+ * under our own `cpu` group on first use: idle for `background`, {@link BATCH_CPU_SHARES} for `batch`.
+ * Why a group and not niceness: bubblewrap's `--new-session` gives every jail its own autogroup, and the
+ * scheduler shares the CPU between autogroups equally whatever their tasks' niceness, so 100 niced shadows
+ * got 100 shares to the live sandbox's one (measured: live p50 0.3 → 141 ms). Tasks in a non-root cpu
+ * group are not autogrouped.
  *
  * @returns The file, or `null` on cgroup v2 (set per sandbox instead) or where no `cpu` group is writable.
- */
-export function backgroundCpuGroup(): string | null {
-  return cpuClassGroup("background");
-}
-
-/**
- * The `cgroup.procs` file of the shared cgroup v1 `cpu` group of a class (see {@link CpuClass}): idle for
- * `background`, {@link BATCH_CPU_SHARES} for `batch`. Made on first use; `null` where it cannot be.
  */
 export function cpuClassGroup(cls: "background" | "batch"): string | null {
   const known = classGroups.get(cls);

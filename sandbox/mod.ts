@@ -35,7 +35,7 @@
  *
  * @module
  */
-export { backgroundCpuGroup, BATCH_CPU_SHARES, type CpuClass, cpuClassGroup } from "./cgroup.ts";
+export { BATCH_CPU_SHARES, type CpuClass, cpuClassGroup } from "./cgroup.ts";
 export { setThreadCpuClass } from "./thread_class.ts";
 export {
   AGENT_LIMITS_DEFAULT,
